@@ -1,0 +1,30 @@
+//! hush's secrets core: secret values, the provider URI grammar, providers, the session store
+//! and cache digests.
+
+mod digest;
+mod error;
+mod provider;
+pub mod providers;
+mod secret;
+mod store;
+mod uri;
+mod value;
+
+pub use digest::{ensure_private_dir, hush_home, CacheDigest, MacKey, MacKeyError};
+pub use error::{ErrorKind, Failure, SecretError};
+pub use provider::{Provider, Registry, ResolveContext};
+pub use secret::{Origin, Secret};
+pub use store::{Observer, SecretStore, DEFAULT_LIMIT};
+pub use uri::{SecretUri, Trim};
+pub use value::{LimitExceeded, SecretBuf, SecretBytes};
+
+impl Registry {
+    /// The built-in providers: `env`, `file`, `cmd`.
+    pub fn builtin() -> Self {
+        let mut registry = Self::new();
+        registry.register(std::sync::Arc::new(providers::EnvProvider));
+        registry.register(std::sync::Arc::new(providers::FileProvider));
+        registry.register(std::sync::Arc::new(providers::CmdProvider));
+        registry
+    }
+}
