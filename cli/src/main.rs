@@ -1,1 +1,35 @@
-fn main() {}
+//! The `hush` command-line interface.
+
+mod exit;
+mod secret;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// hush: secrets for container pipelines.
+#[derive(Parser)]
+#[command(name = "hush", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Resolve and inspect secrets.
+    #[command(subcommand)]
+    Secret(secret::SecretCommand),
+}
+
+fn main() -> ExitCode {
+    exit::harden_process();
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Runtime::new().expect("cannot start the async runtime");
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Secret(cmd) => secret::run(cmd).await,
+        }
+    });
+    exit::finish(result)
+}
