@@ -1,0 +1,351 @@
+//! The typed form of `hush-api.json`, checked on load.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::sync::OnceLock;
+
+use serde::Deserialize;
+
+use crate::error::ApiError;
+
+/// The API description shipped with this build.
+pub const SOURCE: &str = include_str!("../hush-api.json");
+
+/// The whole API: object types and their fields.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Api {
+    /// Format version of the description.
+    pub version: u32,
+    /// What the API is.
+    pub doc: String,
+    /// Object types; `Query` is the root.
+    pub types: Vec<ObjectType>,
+}
+
+/// An object type such as `Container`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ObjectType {
+    /// PascalCase name.
+    pub name: String,
+    /// Doc string.
+    pub doc: String,
+    /// Fields (methods), in declaration order.
+    pub fields: Vec<Field>,
+}
+
+/// A field (method) of an object type.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Field {
+    /// snake_case name.
+    pub name: String,
+    /// Doc string.
+    pub doc: String,
+    /// Arguments, required ones first by convention.
+    #[serde(default)]
+    pub args: Vec<Arg>,
+    /// The returned type.
+    pub returns: TypeRef,
+    /// Evaluates even though it returns an object (e.g. `sync`).
+    #[serde(default)]
+    pub eager: bool,
+    /// The result carries a secret value (e.g. `Secret.plaintext`).
+    #[serde(default)]
+    pub sensitive: bool,
+}
+
+/// An argument of a field.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Arg {
+    /// snake_case name.
+    pub name: String,
+    /// The argument's type.
+    #[serde(rename = "type")]
+    pub ty: TypeRef,
+    /// Doc string.
+    pub doc: String,
+    /// May be left out (implied by a default).
+    #[serde(default)]
+    pub optional: bool,
+    /// Value used when left out.
+    #[serde(default)]
+    pub default: Option<serde_json::Value>,
+    /// The value is a secret's plaintext (e.g. `set_secret.plaintext`).
+    #[serde(default)]
+    pub sensitive: bool,
+}
+
+/// A type reference: `String`, `Int`, `Boolean`, an object type name, or `[T]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub enum TypeRef {
+    /// A scalar.
+    Scalar(Scalar),
+    /// An object type, by name.
+    Object(String),
+    /// A list.
+    List(Box<TypeRef>),
+}
+
+/// Scalar types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scalar {
+    String,
+    Int,
+    Boolean,
+}
+
+impl TryFrom<String> for TypeRef {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        if let Some(inner) = text.strip_prefix('[').and_then(|t| t.strip_suffix(']')) {
+            return Ok(Self::List(Box::new(Self::try_from(inner.to_owned())?)));
+        }
+        Ok(match text.as_str() {
+            "String" => Self::Scalar(Scalar::String),
+            "Int" => Self::Scalar(Scalar::Int),
+            "Boolean" => Self::Scalar(Scalar::Boolean),
+            name if name.starts_with(|c: char| c.is_ascii_uppercase()) => Self::Object(text),
+            _ => return Err(format!("{text:?} is not a type")),
+        })
+    }
+}
+
+impl fmt::Display for TypeRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Scalar(s) => write!(f, "{s:?}"),
+            Self::Object(name) => f.write_str(name),
+            Self::List(inner) => write!(f, "[{inner}]"),
+        }
+    }
+}
+
+impl TypeRef {
+    /// The object type named, if this is an object.
+    pub fn object(&self) -> Option<&str> {
+        match self {
+            Self::Object(name) => Some(name),
+            _ => None,
+        }
+    }
+}
+
+impl Field {
+    /// Whether asking for this field evaluates (ends a chain) rather than building one.
+    pub fn is_terminal(&self) -> bool {
+        self.eager || self.returns.object().is_none()
+    }
+
+    /// The argument named `name`.
+    pub fn arg(&self, name: &str) -> Option<&Arg> {
+        self.args.iter().find(|a| a.name == name)
+    }
+}
+
+impl Arg {
+    /// Whether the argument must be given.
+    pub fn is_required(&self) -> bool {
+        !self.optional && self.default.is_none()
+    }
+}
+
+impl ObjectType {
+    /// The field named `name`.
+    pub fn field(&self, name: &str) -> Option<&Field> {
+        self.fields.iter().find(|f| f.name == name)
+    }
+}
+
+impl Api {
+    /// The description shipped with this build, parsed and checked once.
+    pub fn get() -> &'static Api {
+        static API: OnceLock<Api> = OnceLock::new();
+        API.get_or_init(|| Self::parse(SOURCE).expect("the shipped API description is valid"))
+    }
+
+    /// Parses and checks a description.
+    pub fn parse(text: &str) -> Result<Self, ApiError> {
+        let api: Api = serde_json::from_str(text).map_err(|e| ApiError::Syntax(e.to_string()))?;
+        api.check()?;
+        Ok(api)
+    }
+
+    /// The object type named `name`.
+    pub fn object(&self, name: &str) -> Option<&ObjectType> {
+        self.types.iter().find(|t| t.name == name)
+    }
+
+    /// The root type.
+    pub fn query(&self) -> &ObjectType {
+        self.object("Query").expect("checked on load")
+    }
+
+    fn check(&self) -> Result<(), ApiError> {
+        let bad = |at: String, reason: &str| ApiError::Invalid(format!("{at}: {reason}"));
+        if self.object("Query").is_none() {
+            return Err(bad("types".into(), "there is no Query type"));
+        }
+        let mut type_names = HashSet::new();
+        for ty in &self.types {
+            if !type_names.insert(&ty.name) {
+                return Err(bad(ty.name.clone(), "type is declared twice"));
+            }
+            if !is_pascal(&ty.name) || ty.doc.is_empty() {
+                return Err(bad(ty.name.clone(), "needs a PascalCase name and a doc"));
+            }
+            let mut fields = HashSet::new();
+            for field in &ty.fields {
+                let at = format!("{}.{}", ty.name, field.name);
+                if !fields.insert(&field.name) {
+                    return Err(bad(at, "field is declared twice"));
+                }
+                if !is_snake(&field.name) || field.doc.is_empty() {
+                    return Err(bad(at, "needs a snake_case name and a doc"));
+                }
+                self.check_type(&field.returns)
+                    .map_err(|r| bad(at.clone(), &r))?;
+                if field.eager && field.returns.object().is_none() {
+                    return Err(bad(at, "only object-returning fields can be eager"));
+                }
+                let mut args = HashSet::new();
+                for arg in &field.args {
+                    let at = format!("{at}({})", arg.name);
+                    if !args.insert(&arg.name) {
+                        return Err(bad(at, "argument is declared twice"));
+                    }
+                    if !is_snake(&arg.name) || arg.doc.is_empty() {
+                        return Err(bad(at, "needs a snake_case name and a doc"));
+                    }
+                    self.check_type(&arg.ty).map_err(|r| bad(at.clone(), &r))?;
+                    if let Some(default) = &arg.default {
+                        check_default(&arg.ty, default).map_err(|r| bad(at.clone(), &r))?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn check_type(&self, ty: &TypeRef) -> Result<(), String> {
+        match ty {
+            TypeRef::Scalar(_) => Ok(()),
+            TypeRef::List(inner) => self.check_type(inner),
+            TypeRef::Object(name) if self.object(name).is_some() => Ok(()),
+            TypeRef::Object(name) => Err(format!("unknown type {name:?}")),
+        }
+    }
+}
+
+fn check_default(ty: &TypeRef, value: &serde_json::Value) -> Result<(), String> {
+    use serde_json::Value as V;
+    let ok = match (ty, value) {
+        (TypeRef::Scalar(Scalar::String), V::String(_)) => true,
+        (TypeRef::Scalar(Scalar::Int), V::Number(n)) => n.is_i64(),
+        (TypeRef::Scalar(Scalar::Boolean), V::Bool(_)) => true,
+        (TypeRef::List(inner), V::Array(items)) => {
+            return items.iter().try_for_each(|i| check_default(inner, i))
+        }
+        _ => false,
+    };
+    ok.then_some(())
+        .ok_or_else(|| format!("default {value} is not a {ty}"))
+}
+
+fn is_snake(name: &str) -> bool {
+    name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+fn is_pascal(name: &str) -> bool {
+    name.starts_with(|c: char| c.is_ascii_uppercase())
+        && name.chars().all(|c| c.is_ascii_alphanumeric())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_description_is_valid_and_complete() {
+        let api = Api::get();
+        let container = api.object("Container").unwrap();
+        for name in [
+            "from",
+            "with_exec",
+            "with_env_variable",
+            "with_secret_variable",
+            "without_secret_variable",
+            "with_mounted_secret",
+            "with_workdir",
+            "with_new_file",
+            "with_mounted_directory",
+            "with_user",
+            "stdout",
+            "stderr",
+            "exit_code",
+            "file",
+            "directory",
+            "sync",
+        ] {
+            assert!(container.field(name).is_some(), "Container.{name}");
+        }
+        for name in ["container", "directory", "host", "secret", "set_secret"] {
+            assert!(api.query().field(name).is_some(), "Query.{name}");
+        }
+        let mount = container.field("with_mounted_secret").unwrap();
+        assert_eq!(
+            mount.arg("source").unwrap().ty,
+            TypeRef::Object("Secret".into())
+        );
+        assert_eq!(
+            mount.arg("mode").unwrap().default,
+            Some(serde_json::json!(0o400))
+        );
+        assert!(
+            api.query()
+                .field("set_secret")
+                .unwrap()
+                .arg("plaintext")
+                .unwrap()
+                .sensitive
+        );
+        assert!(container.field("sync").unwrap().is_terminal());
+        assert!(!container.field("with_exec").unwrap().is_terminal());
+    }
+
+    #[test]
+    fn checks_name_the_bad_part() {
+        let err = |text: &str| Api::parse(text).unwrap_err().to_string();
+        let wrap = |fields: &str| {
+            format!(
+                r#"{{"version":1,"doc":"d","types":[{{"name":"Query","doc":"q","fields":[{fields}]}}]}}"#
+            )
+        };
+        assert!(err(&wrap(r#"{"name":"x","doc":"d","returns":"Nope"}"#))
+            .contains("Query.x: unknown type \"Nope\""));
+        assert!(
+            err(&wrap(r#"{"name":"withExec","doc":"d","returns":"String"}"#))
+                .contains("snake_case")
+        );
+        assert!(err(&wrap(
+            r#"{"name":"x","doc":"d","returns":"String","args":[{"name":"m","type":"Int","doc":"d","default":"a"}]}"#
+        ))
+        .contains("Query.x(m): default \"a\" is not a Int"));
+        assert!(err(&wrap(
+            r#"{"name":"x","doc":"d","returns":"String","eager":true}"#
+        ))
+        .contains("eager"));
+        assert!(err(r#"{"version":1,"doc":"d","types":[]}"#).contains("no Query"));
+        assert!(err(&wrap(
+            r#"{"name":"x","doc":"d","returns":"String","bogus":1}"#
+        ))
+        .contains("bogus"));
+    }
+}

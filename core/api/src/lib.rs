@@ -1,0 +1,9 @@
+//! The hush API description (`hush-api.json`): the single source of truth for the `hush core`
+//! chain and the generated SDKs, with the parser of command-line call chains.
+
+pub mod chain;
+mod description;
+mod error;
+
+pub use description::{Api, Arg, Field, ObjectType, Scalar, TypeRef, SOURCE};
+pub use error::ApiError;
