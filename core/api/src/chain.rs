@@ -98,9 +98,16 @@ pub fn parse<'a>(api: &'a Api, words: &[String]) -> Result<Parsed<'a>, ApiError>
         while i < words.len() && words[i].starts_with("--") {
             let flag = &words[i][2..];
             if flag == "help" {
-                return Ok(Parsed::Help {
-                    on,
-                    field: Some(field),
+                // A field without arguments that returns an object: show that object's fields.
+                return Ok(match (field.args.is_empty(), field.returns.object()) {
+                    (true, Some(next)) => Parsed::Help {
+                        on: api.object(next).expect("checked on load"),
+                        field: None,
+                    },
+                    _ => Parsed::Help {
+                        on,
+                        field: Some(field),
+                    },
                 });
             }
             let (flag_name, inline) = match flag.split_once('=') {
