@@ -1,0 +1,354 @@
+//! Per-stream scrubbing state and the scanner.
+
+use std::fmt;
+use std::ops::Range;
+use std::sync::Arc;
+
+use zeroize::Zeroize;
+
+use crate::index::{gram, reserve_zeroizing, short_key, Index, GRAM};
+use crate::{Shared, REPLACEMENT};
+
+/// The scrubbing state of one output stream (for example a process's stdout).
+///
+/// Created by [`Scrubber::stream`](crate::Scrubber::stream). Feed it with
+/// [`write`](Self::write) and end it with [`finish`](Self::finish); both append scrubbed
+/// output to a caller-provided buffer. A stream holds back only the bytes that are a live
+/// prefix of some needle (see the [crate documentation](crate#streaming)); the held-back bytes
+/// are zeroized when they are released and when the stream is dropped.
+pub struct ScrubStream {
+    shared: Arc<Shared>,
+    /// The window start `E` onwards: bytes that a needle occurrence may still start in.
+    held: Vec<u8>,
+    /// `held[..carry]` is known to be covered by an occurrence.
+    carry: usize,
+    /// `held[..done]` has already been emitted (`done <= carry`).
+    done: usize,
+    /// Whether the last emitted byte was covered (so a continuing run emits nothing).
+    in_run: bool,
+    /// Covered ranges found in the current window (scratch).
+    ranges: Vec<(usize, usize)>,
+}
+
+impl ScrubStream {
+    pub(crate) fn new(shared: Arc<Shared>) -> Self {
+        ScrubStream {
+            shared,
+            held: Vec::new(),
+            carry: 0,
+            done: 0,
+            in_run: false,
+            ranges: Vec::new(),
+        }
+    }
+
+    /// Scrubs `input`, the next bytes of the stream, appending everything that can be released
+    /// to `out`. Bytes that may be the beginning of a secret are held back until a later write
+    /// or [`finish`](Self::finish) decides them.
+    pub fn write(&mut self, input: &[u8], out: &mut Vec<u8>) {
+        let shared = Arc::clone(&self.shared);
+        let index = shared.read();
+        self.process(&index, input, out, false);
+    }
+
+    /// Ends the stream: scrubs and appends the held-back bytes to `out`. The stream can then
+    /// be used again for a new, independent sequence of bytes.
+    pub fn finish(&mut self, out: &mut Vec<u8>) {
+        let shared = Arc::clone(&self.shared);
+        let index = shared.read();
+        self.process(&index, &[], out, true);
+        self.in_run = false;
+    }
+
+    /// Number of bytes currently held back.
+    pub fn held_back(&self) -> usize {
+        self.held.len() - self.done
+    }
+
+    fn process(&mut self, index: &Index, input: &[u8], out: &mut Vec<u8>, eof: bool) {
+        if index.is_empty() {
+            // Needles are never removed, so nothing was held back either.
+            out.extend_from_slice(input);
+            return;
+        }
+        let win = Win {
+            h: &self.held,
+            i: input,
+        };
+        let len = win.len();
+        let ranges = &mut self.ranges;
+        ranges.clear();
+        if self.carry > 0 {
+            ranges.push((0, self.carry));
+        }
+        // Smallest window position where a live prefix starts (`len`: none).
+        let mut live = len;
+        let track = !eof;
+
+        // 1. Occurrences and live prefixes starting in the held bytes, position by position.
+        for p in 0..win.h.len() {
+            let avail = len - p;
+            if avail < GRAM {
+                break;
+            }
+            let g = win.gram(p);
+            if !index.may_have(g) {
+                continue;
+            }
+            for (id, j) in index.entries(g) {
+                if j != 0 {
+                    continue;
+                }
+                let needle = index.needle(id);
+                if needle.len() <= avail {
+                    if win.eq_at(p, needle) {
+                        push_range(ranges, p, p + needle.len());
+                    }
+                } else if track && p < live && win.eq_at(p, &needle[..avail]) {
+                    live = p;
+                }
+            }
+        }
+
+        // 2. Occurrences (and long live prefixes) starting in the input, sampled by stride.
+        scan(index, input, win.h.len(), track, ranges, &mut live);
+
+        // 3. Live prefixes too short for the sampled scan to see.
+        if track {
+            let longest = (index.stride() + GRAM - 2).min(len);
+            for l in (1..=longest).rev() {
+                let p = len - l;
+                if p >= live {
+                    break;
+                }
+                if is_live_prefix(index, &win, p) {
+                    live = p;
+                    break;
+                }
+            }
+        }
+
+        // Coverage is the union of the ranges; a maximal covered run is emitted as one `***`.
+        ranges.sort_unstable();
+        let mut merged = 0;
+        for i in 0..ranges.len() {
+            let (a, b) = ranges[i];
+            if merged > 0 && a <= ranges[merged - 1].1 {
+                ranges[merged - 1].1 = ranges[merged - 1].1.max(b);
+            } else {
+                ranges[merged] = (a, b);
+                merged += 1;
+            }
+        }
+        ranges.truncate(merged);
+
+        // Release everything before the earliest live prefix, plus the covered run that starts
+        // there (its bytes are covered whatever comes next).
+        let start = live;
+        let release = ranges
+            .iter()
+            .find(|&&(a, b)| a <= start && start < b)
+            .map_or(start, |&(_, b)| b);
+        let mut pos = self.done;
+        for &(a, b) in ranges.iter() {
+            if a >= release {
+                break;
+            }
+            if b <= pos {
+                continue;
+            }
+            if a > pos {
+                win.copy_to(pos..a, out);
+                self.in_run = false;
+            }
+            if !self.in_run {
+                out.extend_from_slice(REPLACEMENT);
+                self.in_run = true;
+            }
+            pos = b;
+        }
+        if pos < release {
+            win.copy_to(pos..release, out);
+            self.in_run = false;
+        }
+
+        // The new window starts at the live prefix.
+        let h_len = win.h.len();
+        self.carry = release - start;
+        self.done = release - start;
+        if start >= h_len {
+            self.held.zeroize();
+            reserve_zeroizing(&mut self.held, len - start);
+            self.held.extend_from_slice(&input[start - h_len..]);
+        } else {
+            let keep = h_len - start;
+            self.held.copy_within(start.., 0);
+            self.held[keep..].zeroize();
+            self.held.truncate(keep);
+            reserve_zeroizing(&mut self.held, input.len());
+            self.held.extend_from_slice(input);
+        }
+    }
+}
+
+impl Drop for ScrubStream {
+    fn drop(&mut self) {
+        self.held.zeroize();
+    }
+}
+
+impl fmt::Debug for ScrubStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ScrubStream")
+            .field("held_back", &self.held_back())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Adds the covered range `a..b`, merging it with the previous one when they touch (this
+/// bounds the list on inputs that match everywhere).
+#[inline]
+fn push_range(ranges: &mut Vec<(usize, usize)>, a: usize, b: usize) {
+    if let Some(last) = ranges.last_mut() {
+        if a <= last.1 && b >= last.0 {
+            *last = (last.0.min(a), last.1.max(b));
+            return;
+        }
+    }
+    ranges.push((a, b));
+}
+
+/// Finds the occurrences that start in `input` and end inside it, and (when `track`) lowers
+/// `live` to the start of the earliest live prefix found. `base` is the window position of
+/// `input[0]`.
+///
+/// Only every `stride`-th position is looked up: an occurrence of a needle of length
+/// `>= stride + GRAM - 1` contains such a position at an offset below `stride`, and the index
+/// holds the needle's gram at that offset. Live prefixes of that length are found the same way.
+fn scan(
+    index: &Index,
+    input: &[u8],
+    base: usize,
+    track: bool,
+    ranges: &mut Vec<(usize, usize)>,
+    live: &mut usize,
+) {
+    if input.len() < GRAM {
+        return;
+    }
+    let stride = index.stride();
+    let last = input.len() - GRAM;
+    let mut q = 0;
+    while q <= last {
+        let g = gram(input, q);
+        if index.may_have(g) {
+            candidates(index, input, q, g, base, track, ranges, live);
+        }
+        q += stride;
+    }
+}
+
+#[cold]
+#[inline(never)]
+#[allow(clippy::too_many_arguments)]
+fn candidates(
+    index: &Index,
+    input: &[u8],
+    q: usize,
+    g: u32,
+    base: usize,
+    track: bool,
+    ranges: &mut Vec<(usize, usize)>,
+    live: &mut usize,
+) {
+    for (id, j) in index.entries(g) {
+        // An occurrence starting before the input starts in the held bytes: found there.
+        let Some(start) = q.checked_sub(j) else {
+            continue;
+        };
+        let needle = index.needle(id);
+        let end = start + needle.len();
+        if end <= input.len() {
+            if input[start..end] == *needle {
+                push_range(ranges, base + start, base + end);
+            }
+        } else if track && base + start < *live && input[start..] == needle[..input.len() - start] {
+            *live = base + start;
+        }
+    }
+}
+
+/// Whether the window's suffix from `p` is a proper prefix of some needle.
+fn is_live_prefix(index: &Index, win: &Win<'_>, p: usize) -> bool {
+    let l = win.len() - p;
+    if l < GRAM {
+        let mut prefix = [0u8; GRAM - 1];
+        for (i, b) in prefix[..l].iter_mut().enumerate() {
+            *b = win.byte(p + i);
+        }
+        let found = index.has_short_prefix(short_key(&prefix[..l]));
+        prefix.zeroize();
+        return found;
+    }
+    let g = win.gram(p);
+    index.may_have(g)
+        && index.entries(g).any(|(id, j)| {
+            let needle = index.needle(id);
+            j == 0 && needle.len() > l && win.eq_at(p, &needle[..l])
+        })
+}
+
+/// The window: the held bytes followed by the new input, without copying either.
+struct Win<'a> {
+    h: &'a [u8],
+    i: &'a [u8],
+}
+
+impl Win<'_> {
+    fn len(&self) -> usize {
+        self.h.len() + self.i.len()
+    }
+
+    fn byte(&self, p: usize) -> u8 {
+        match p.checked_sub(self.h.len()) {
+            Some(q) => self.i[q],
+            None => self.h[p],
+        }
+    }
+
+    fn gram(&self, p: usize) -> u32 {
+        let h = self.h.len();
+        if p + GRAM <= h {
+            gram(self.h, p)
+        } else if p >= h {
+            gram(self.i, p - h)
+        } else {
+            u32::from_le_bytes([
+                self.byte(p),
+                self.byte(p + 1),
+                self.byte(p + 2),
+                self.byte(p + 3),
+            ])
+        }
+    }
+
+    /// Whether the window holds `pat` at `p` (`p + pat.len() <= len`).
+    fn eq_at(&self, p: usize, pat: &[u8]) -> bool {
+        let h = self.h.len();
+        if p >= h {
+            return self.i[p - h..p - h + pat.len()] == *pat;
+        }
+        let k = (h - p).min(pat.len());
+        self.h[p..p + k] == pat[..k] && self.i[..pat.len() - k] == pat[k..]
+    }
+
+    fn copy_to(&self, r: Range<usize>, out: &mut Vec<u8>) {
+        let h = self.h.len();
+        if r.start < h {
+            out.extend_from_slice(&self.h[r.start..r.end.min(h)]);
+        }
+        if r.end > h {
+            out.extend_from_slice(&self.i[r.start.max(h) - h..r.end - h]);
+        }
+    }
+}
