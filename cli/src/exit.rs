@@ -3,7 +3,10 @@
 
 use std::process::ExitCode;
 
+use std::sync::Arc;
+
 use hush_secrets::{ErrorKind, SecretError};
+use hush_session::{Session, SessionConfig};
 
 /// A command's failure, classified for the exit code.
 #[derive(Debug)]
@@ -23,19 +26,27 @@ impl From<SecretError> for Failure {
     }
 }
 
-/// Prints the error, if any, and picks the exit code.
-pub fn finish(result: Result<(), Failure>) -> ExitCode {
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(Failure::Usage(message)) => {
-            eprintln!("hush: {message}");
-            ExitCode::from(2)
-        }
-        Err(Failure::Work(message)) => {
-            eprintln!("hush: {message}");
-            ExitCode::from(1)
-        }
-    }
+/// Prints the error, if any, scrubbed of the session's secrets, and picks the exit code.
+pub fn finish(result: Result<u8, Failure>, session: Option<&Session>) -> ExitCode {
+    let (message, code) = match result {
+        Ok(code) => return ExitCode::from(code),
+        Err(Failure::Usage(message)) => (message, 2),
+        Err(Failure::Work(message)) => (message, 1),
+    };
+    let message = match session {
+        Some(session) => session.scrub_text(&message),
+        None => message,
+    };
+    eprintln!("hush: {message}");
+    ExitCode::from(code)
+}
+
+/// The session of this invocation, configured from the environment.
+pub fn session() -> Result<Arc<Session>, Failure> {
+    Ok(Session::new(SessionConfig {
+        limit: secret_limit()?,
+        ..SessionConfig::default()
+    }))
 }
 
 /// Keeps secrets in this process out of core dumps and away from non-root tracers.
@@ -52,7 +63,7 @@ pub fn harden_process() {
 }
 
 /// The per-secret size limit: `HUSH_SECRET_MAX_BYTES`, else the default of 512000 bytes.
-pub fn secret_limit() -> Result<usize, Failure> {
+fn secret_limit() -> Result<usize, Failure> {
     match std::env::var("HUSH_SECRET_MAX_BYTES") {
         Err(_) => Ok(hush_secrets::DEFAULT_LIMIT),
         Ok(text) => text.parse().map_err(|_| {

@@ -1,6 +1,7 @@
 //! The `hush` command-line interface.
 
 mod exit;
+mod run;
 mod secret;
 
 use std::process::ExitCode;
@@ -20,16 +21,23 @@ enum Command {
     /// Resolve and inspect secrets.
     #[command(subcommand)]
     Secret(secret::SecretCommand),
+    /// Run a host command with secrets injected and its output scrubbed.
+    Run(run::RunArgs),
 }
 
 fn main() -> ExitCode {
     exit::harden_process();
     let cli = Cli::parse();
     let runtime = tokio::runtime::Runtime::new().expect("cannot start the async runtime");
+    let session = match exit::session() {
+        Ok(session) => session,
+        Err(failure) => return exit::finish(Err(failure), None),
+    };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Secret(cmd) => secret::run(cmd).await,
+            Command::Secret(cmd) => secret::run(cmd, &session).await.map(|()| 0),
+            Command::Run(args) => run::run(args, session.clone()).await,
         }
     });
-    exit::finish(result)
+    exit::finish(result, Some(&session))
 }

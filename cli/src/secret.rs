@@ -3,7 +3,7 @@
 use std::io::Write;
 
 use clap::{Args, Subcommand};
-use hush_secrets::{hush_home, MacKey, Registry, SecretStore};
+use hush_session::Session;
 
 use crate::exit::Failure;
 
@@ -28,21 +28,22 @@ pub struct GetArgs {
 }
 
 /// Runs a secret subcommand.
-pub async fn run(cmd: SecretCommand) -> Result<(), Failure> {
+pub async fn run(cmd: SecretCommand, session: &Session) -> Result<(), Failure> {
     match cmd {
-        SecretCommand::Get(args) => get(args).await,
+        SecretCommand::Get(args) => get(args, session).await,
     }
 }
 
-async fn get(args: GetArgs) -> Result<(), Failure> {
-    let store = SecretStore::new(Registry::builtin(), crate::exit::secret_limit()?);
-    store.check(&args.uri)?;
-    let secret = store.resolve(&args.uri).await?;
+async fn get(args: GetArgs, session: &Session) -> Result<(), Failure> {
+    session.store().check(&args.uri)?;
+    let secret = session.resolve(&args.uri).await?;
     let mut stdout = std::io::stdout().lock();
     let written = if args.plaintext {
         stdout.write_all(secret.expose())
     } else {
-        let key = MacKey::load_or_create(&hush_home()).map_err(|e| Failure::Work(e.to_string()))?;
+        let key = session
+            .mac_key()
+            .map_err(|e| Failure::Work(e.to_string()))?;
         let digest = key.digest(&secret).to_string();
         let uri = secret.uri().map(|u| u.redacted());
         if args.json {
