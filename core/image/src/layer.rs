@@ -1,7 +1,7 @@
 //! Layer tarballs: decompression, validation, and safe unpacking into a directory fit to be an
 //! overlayfs lower layer (OCI whiteouts become overlayfs whiteouts).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::ffi::CString;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Read};
@@ -97,29 +97,134 @@ pub(crate) struct LayerCheck {
     pub(crate) is_oci_archive: bool,
 }
 
-/// Reads a whole (uncompressed) tar stream, refusing unsafe entries, and returns its diff_id.
+/// Reads a whole (uncompressed) tar stream, refusing every entry that [`unpack`] would refuse,
+/// and returns its diff_id; nothing is written.
 pub(crate) fn check(reader: impl Read, layer: &str) -> Result<LayerCheck, ImageError> {
     let mut hashing = HashingReader::new(reader);
-    let mut top = (false, false);
+    let mut shadow = Shadow::default();
     let mut count = 0;
     {
         let mut archive = tar::Archive::new(&mut hashing);
         for entry in archive.entries().map_err(|e| tar_error(layer, e))? {
             let entry = entry.map_err(|e| tar_error(layer, e))?;
             let (path, action) = classify(&entry, layer)?;
+            shadow.apply(&path, &action, layer)?;
             count += 1;
-            if matches!(action, Action::File) {
-                top.0 |= path == Path::new("oci-layout");
-                top.1 |= path == Path::new("index.json");
-            }
         }
     }
     let (diff_id, _) = hashing.finish().map_err(|e| tar_error(layer, e))?;
+    let is_file = |name: &str| shadow.0.get(Path::new(name)) == Some(&Kind::File);
     Ok(LayerCheck {
         diff_id,
         entries: count,
-        is_oci_archive: top.0 && top.1,
+        is_oci_archive: is_file("oci-layout") && is_file("index.json"),
     })
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Dir,
+    Symlink,
+    File,
+    Other,
+}
+
+/// The layer tree as [`Unpacker`] would build it, by kind only, so that [`check`] refuses
+/// the same entries without writing anything.
+#[derive(Default)]
+struct Shadow(BTreeMap<PathBuf, Kind>);
+
+impl Shadow {
+    fn apply(&mut self, path: &Path, action: &Action, layer: &str) -> Result<(), ImageError> {
+        if matches!(action, Action::Skip) {
+            return Ok(());
+        }
+        let mut ancestors: Vec<&Path> = path
+            .ancestors()
+            .skip(1)
+            .filter(|a| !a.as_os_str().is_empty())
+            .collect();
+        ancestors.reverse();
+        for ancestor in ancestors {
+            match self.0.get(ancestor) {
+                Some(Kind::Symlink) => {
+                    return Err(unsafe_path(
+                        layer,
+                        ancestor,
+                        "a directory in its path is a symlink",
+                    ))
+                }
+                Some(Kind::File | Kind::Other) => {
+                    return Err(unsafe_path(
+                        layer,
+                        ancestor,
+                        "a directory in its path is not a directory",
+                    ))
+                }
+                Some(Kind::Dir) => {}
+                None => {
+                    self.0.insert(ancestor.to_path_buf(), Kind::Dir);
+                }
+            }
+        }
+        let existing = self.0.get(path).copied();
+        let kind = match action {
+            Action::Opaque => match existing {
+                None | Some(Kind::Dir) => Kind::Dir,
+                Some(Kind::Symlink) => {
+                    return Err(unsafe_path(
+                        layer,
+                        path,
+                        "a directory in its path is a symlink",
+                    ))
+                }
+                Some(_) => {
+                    return Err(unsafe_path(
+                        layer,
+                        path,
+                        "a directory in its path is not a directory",
+                    ))
+                }
+            },
+            Action::Dir => Kind::Dir,
+            Action::File => Kind::File,
+            Action::Symlink(_) => Kind::Symlink,
+            Action::HardLink(source) => {
+                match self.0.get(source.as_path()) {
+                    Some(Kind::File | Kind::Symlink | Kind::Other) => {}
+                    Some(Kind::Dir) => {
+                        return Err(unsafe_path(layer, path, "hard link to a directory"))
+                    }
+                    None => {
+                        return Err(unsafe_path(
+                            layer,
+                            path,
+                            "hard link target is not in this layer",
+                        ))
+                    }
+                }
+                Kind::File
+            }
+            Action::Whiteout | Action::Device(..) | Action::Fifo => Kind::Other,
+            Action::Skip => return Ok(()),
+        };
+        if existing.is_some() && !(existing == Some(Kind::Dir) && kind == Kind::Dir) {
+            let gone: Vec<PathBuf> = self
+                .0
+                .range(path.to_path_buf()..)
+                .map(|(p, _)| p)
+                .take_while(|p| p.starts_with(path))
+                .cloned()
+                .collect();
+            for p in gone {
+                self.0.remove(&p);
+            }
+        }
+        if !path.as_os_str().is_empty() {
+            self.0.insert(path.to_path_buf(), kind);
+        }
+        Ok(())
+    }
 }
 
 /// Unpacks an (uncompressed) tar stream into the empty directory `dest`, converting OCI
@@ -496,4 +601,234 @@ fn mknod(path: &Path, kind: libc::mode_t, major: u32, minor: u32) -> io::Result<
 pub(crate) fn open_blob(path: &Path) -> Result<Decoded<File>, ImageError> {
     let file = File::open(path).at("open layer blob", path)?;
     Decoded::new(file, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    use std::process::Command;
+
+    use super::*;
+
+    use crate::test_fixtures::{self as common, tar_of, Entry};
+
+    fn unpack_into(dir: &Path, tar: &[u8]) -> Result<String, ImageError> {
+        fs::create_dir_all(dir).unwrap();
+        unpack(tar, dir, "test-layer")
+    }
+
+    fn is_whiteout(path: &Path) -> bool {
+        fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_char_device() && m.rdev() == 0)
+    }
+
+    fn whiteout_layers(tmp: &Path) -> (PathBuf, PathBuf) {
+        let lower = tmp.join("lower");
+        let upper = tmp.join("upper");
+        let base = tar_of(&[
+            Entry::Dir("etc", 0o755),
+            Entry::File("etc/keep", b"keep", 0o644),
+            Entry::File("etc/gone", b"gone", 0o644),
+            Entry::Dir("cache", 0o755),
+            Entry::File("cache/old", b"old", 0o644),
+            Entry::Dir("cache/sub", 0o755),
+        ]);
+        let top = tar_of(&[
+            Entry::File("etc/.wh.gone", b"", 0o644),
+            Entry::File("cache/.wh..wh..opq", b"", 0o644),
+            Entry::File("cache/new", b"new", 0o644),
+            Entry::File(".wh..wh.plnk", b"", 0o644),
+        ]);
+        unpack_into(&lower, &base).unwrap();
+        unpack_into(&upper, &top).unwrap();
+        (lower, upper)
+    }
+
+    #[test]
+    fn whiteouts_become_overlayfs_whiteouts() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (_, upper) = whiteout_layers(tmp.path());
+        assert!(is_whiteout(&upper.join("etc/gone")));
+        assert!(!upper.join("etc/.wh.gone").exists());
+        assert_eq!(
+            xattr::get(upper.join("cache"), OVERLAY_OPAQUE_XATTR)
+                .unwrap()
+                .as_deref(),
+            Some(&b"y"[..])
+        );
+        assert!(!upper.join("cache/.wh..wh..opq").exists());
+        assert_eq!(fs::read(upper.join("cache/new")).unwrap(), b"new");
+        assert!(
+            !upper.join(".wh..wh.plnk").exists(),
+            "aufs metadata is dropped"
+        );
+    }
+
+    /// Stacks the two layers with a real read-only overlayfs mount (in a private mount
+    /// namespace) and lists what a container would see.
+    #[test]
+    fn whiteouts_hide_lower_files_when_stacked_with_overlayfs() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (lower, upper) = whiteout_layers(tmp.path());
+        let merged = tmp.path().join("merged");
+        fs::create_dir(&merged).unwrap();
+        let script = format!(
+            "mount -t overlay overlay -o lowerdir={}:{} {} && cd {} && find . | sort",
+            upper.display(),
+            lower.display(),
+            merged.display(),
+            merged.display()
+        );
+        let out = Command::new("unshare")
+            .args(["-m", "--propagation", "private", "sh", "-c", &script])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "overlay mount failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let seen = String::from_utf8(out.stdout).unwrap();
+        assert_eq!(seen, ".\n./cache\n./cache/new\n./etc\n./etc/keep\n");
+    }
+
+    #[test]
+    fn escaping_paths_are_refused() {
+        let cases: Vec<(&str, Vec<u8>)> = vec![
+            ("dotdot", tar_of(&[Entry::File("../evil", b"x", 0o644)])),
+            (
+                "nested dotdot",
+                tar_of(&[Entry::File("a/../../evil", b"x", 0o644)]),
+            ),
+            ("absolute", tar_of(&[Entry::File("/etc/evil", b"x", 0o644)])),
+            (
+                "hard link out",
+                tar_of(&[Entry::HardLink("pw", "../../etc/passwd")]),
+            ),
+            (
+                "hard link absolute",
+                tar_of(&[Entry::HardLink("pw", "/etc/passwd")]),
+            ),
+            (
+                "through symlink",
+                tar_of(&[
+                    Entry::Symlink("esc", "/tmp"),
+                    Entry::File("esc/evil", b"x", 0o644),
+                ]),
+            ),
+            (
+                "through relative symlink",
+                tar_of(&[
+                    Entry::Dir("d", 0o755),
+                    Entry::Symlink("d/up", "../.."),
+                    Entry::File("d/up/evil", b"x", 0o644),
+                ]),
+            ),
+            (
+                "hard link through symlink",
+                tar_of(&[
+                    Entry::Symlink("etc", "/etc"),
+                    Entry::HardLink("pw", "etc/passwd"),
+                ]),
+            ),
+            (
+                "whiteout of dotdot",
+                tar_of(&[Entry::File("a/.wh...", b"", 0o644)]),
+            ),
+        ];
+        for (what, tar) in cases {
+            let tmp = tempfile::tempdir().unwrap();
+            let dest = tmp.path().join("layer");
+            let err = unpack_into(&dest, &tar).expect_err(what);
+            assert!(
+                matches!(err, ImageError::UnsafePath { .. }),
+                "{what}: {err}"
+            );
+            assert!(err.to_string().contains("test-layer"), "{what}: {err}");
+            assert!(
+                check(tar.as_slice(), "test-layer").is_err(),
+                "{what}: check agrees"
+            );
+            assert!(
+                !tmp.path().join("evil").exists() && !Path::new("/tmp/evil").exists(),
+                "{what}"
+            );
+        }
+    }
+
+    #[test]
+    fn metadata_links_and_special_files_are_preserved() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dest = tmp.path().join("layer");
+        let tar = tar_of(&[
+            Entry::Dir("./", 0o755),
+            Entry::Dir("ro", 0o555),
+            Entry::File("ro/file", b"data", 0o640),
+            Entry::HardLink("ro/link", "ro/file"),
+            Entry::Symlink("abs", "/ro/file"),
+            Entry::Fifo("pipe"),
+            Entry::FileWithXattrs(
+                "capped",
+                b"c",
+                &[("user.note", b"v"), ("trusted.overlay.opaque", b"y")],
+            ),
+            Entry::Owned("owned", b"o", 0o4750, 1234, 5678),
+        ]);
+        let digest = unpack_into(&dest, &tar).unwrap();
+        assert_eq!(digest, common::digest(&tar));
+
+        let meta = |p: &str| fs::symlink_metadata(dest.join(p)).unwrap();
+        assert_eq!(meta("ro").mode() & 0o7777, 0o555);
+        assert_eq!(meta("ro").mtime(), 1_600_000_000);
+        assert_eq!(meta("ro/file").mode() & 0o7777, 0o640);
+        assert_eq!(meta("ro/file").mtime(), 1_600_000_000);
+        assert_eq!(meta("ro/file").ino(), meta("ro/link").ino());
+        assert_eq!(
+            fs::read_link(dest.join("abs")).unwrap(),
+            Path::new("/ro/file")
+        );
+        assert!(meta("pipe").file_type().is_fifo());
+        assert_eq!(
+            xattr::get(dest.join("capped"), "user.note")
+                .unwrap()
+                .as_deref(),
+            Some(&b"v"[..])
+        );
+        assert_eq!(
+            xattr::get(dest.join("capped"), OVERLAY_OPAQUE_XATTR).unwrap(),
+            None,
+            "overlay xattrs are not forged"
+        );
+        if is_root() {
+            assert_eq!((meta("owned").uid(), meta("owned").gid()), (1234, 5678));
+            assert_eq!(
+                meta("owned").mode() & 0o7777,
+                0o4750,
+                "setuid survives the chown"
+            );
+        }
+    }
+
+    #[test]
+    fn later_entries_replace_earlier_ones() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dest = tmp.path().join("layer");
+        let tar = tar_of(&[
+            Entry::Dir("x", 0o755),
+            Entry::File("x/inner", b"1", 0o644),
+            Entry::File("x", b"now a file", 0o644),
+            Entry::Symlink("y", "x"),
+            Entry::File("y", b"now a file too", 0o644),
+        ]);
+        unpack_into(&dest, &tar).unwrap();
+        assert_eq!(fs::read(dest.join("x")).unwrap(), b"now a file");
+        assert_eq!(fs::read(dest.join("y")).unwrap(), b"now a file too");
+    }
+
+    #[test]
+    fn zstd_layers_are_refused_by_name() {
+        let err = Decoded::new(&[0x28, 0xb5, 0x2f, 0xfd, 0][..], Path::new("blob-x"))
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("zstd (blob-x)"), "{err}");
+    }
 }

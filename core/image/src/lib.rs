@@ -22,6 +22,9 @@ mod import;
 mod layer;
 mod reference;
 mod store;
+#[cfg(test)]
+#[path = "../tests/common/mod.rs"]
+mod test_fixtures;
 
 pub use error::ImageError;
 pub use oci_spec::image::{Descriptor, Digest, ImageConfiguration, ImageManifest, MediaType};

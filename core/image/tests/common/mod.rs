@@ -15,6 +15,8 @@ pub enum Entry<'a> {
     Symlink(&'a str, &'a str),
     HardLink(&'a str, &'a str),
     Fifo(&'a str),
+    /// A file with owner uid and gid.
+    Owned(&'a str, &'a [u8], u32, u64, u64),
     /// A file whose xattrs are given as PAX `SCHILY.xattr.*` records.
     FileWithXattrs(&'a str, &'a [u8], &'a [(&'a str, &'a [u8])]),
 }
@@ -48,6 +50,11 @@ pub fn tar_of(entries: &[Entry<'_>]) -> Vec<u8> {
                     (name, &[], tar::EntryType::Link, 0o644, Some(target))
                 }
                 Entry::Fifo(name) => (name, &[], tar::EntryType::Fifo, 0o644, None),
+                Entry::Owned(name, data, mode, uid, gid) => {
+                    header.set_uid(*uid);
+                    header.set_gid(*gid);
+                    (name, data, tar::EntryType::Regular, *mode, None)
+                }
             };
         header.set_entry_type(kind);
         header.set_mode(mode);
