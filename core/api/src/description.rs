@@ -33,6 +33,31 @@ pub struct ObjectType {
     pub doc: String,
     /// Fields (methods), in declaration order.
     pub fields: Vec<Field>,
+    /// How command-line text (a URI, a path) names an object of this type.
+    #[serde(default)]
+    pub from_text: Option<FromText>,
+}
+
+/// A chain from `Query` that turns one piece of text into an object, e.g. a Secret from
+/// `secret(uri=TEXT)` or a Directory from `host.directory(path=TEXT)`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FromText {
+    /// What the text is, for help and errors ("a provider URI").
+    pub doc: String,
+    /// The steps; exactly one of them takes the text, as the argument named.
+    pub chain: Vec<TextStep>,
+}
+
+/// One step of a [`FromText`] chain.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TextStep {
+    /// The field called.
+    pub field: String,
+    /// The argument that receives the text, if this step takes it.
+    #[serde(default)]
+    pub arg: Option<String>,
 }
 
 /// A field (method) of an object type.
@@ -198,6 +223,10 @@ impl Api {
             if !is_pascal(&ty.name) || ty.doc.is_empty() {
                 return Err(bad(ty.name.clone(), "needs a PascalCase name and a doc"));
             }
+            if let Some(from_text) = &ty.from_text {
+                self.check_from_text(ty, from_text)
+                    .map_err(|r| bad(format!("{}.from_text", ty.name), &r))?;
+            }
             let mut fields = HashSet::new();
             for field in &ty.fields {
                 let at = format!("{}.{}", ty.name, field.name);
@@ -227,6 +256,47 @@ impl Api {
                     }
                 }
             }
+        }
+        Ok(())
+    }
+
+    fn check_from_text(&self, ty: &ObjectType, from_text: &FromText) -> Result<(), String> {
+        let mut on = self.query();
+        let mut takes_text = 0;
+        for step in &from_text.chain {
+            let field = on
+                .field(&step.field)
+                .ok_or_else(|| format!("{} has no field {:?}", on.name, step.field))?;
+            for arg in field.args.iter().filter(|a| a.is_required()) {
+                if step.arg.as_deref() != Some(arg.name.as_str()) {
+                    return Err(format!("{}.{} needs {:?}", on.name, field.name, arg.name));
+                }
+            }
+            if let Some(name) = &step.arg {
+                let arg = field.arg(name).ok_or_else(|| {
+                    format!("{}.{} has no argument {name:?}", on.name, field.name)
+                })?;
+                if arg.ty != TypeRef::Scalar(Scalar::String) {
+                    return Err(format!(
+                        "{}.{}({name}) is not a String",
+                        on.name, field.name
+                    ));
+                }
+                takes_text += 1;
+            }
+            let next = field
+                .returns
+                .object()
+                .ok_or_else(|| format!("{} returns no object", field.name))?;
+            on = self
+                .object(next)
+                .ok_or_else(|| format!("unknown type {next:?}"))?;
+        }
+        if on.name != ty.name || takes_text != 1 {
+            return Err(format!(
+                "must end at {} and take the text exactly once",
+                ty.name
+            ));
         }
         Ok(())
     }

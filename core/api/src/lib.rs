@@ -4,6 +4,7 @@
 pub mod chain;
 mod description;
 mod error;
+pub mod query;
 
-pub use description::{Api, Arg, Field, ObjectType, Scalar, TypeRef, SOURCE};
+pub use description::{Api, Arg, Field, FromText, ObjectType, Scalar, TextStep, TypeRef, SOURCE};
 pub use error::ApiError;
