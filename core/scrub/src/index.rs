@@ -19,7 +19,7 @@ use zeroize::Zeroize;
 /// Length of the grams the index is keyed on; also the smallest possible needle.
 pub(crate) const GRAM: usize = 4;
 /// Upper bound of the sampling stride (and of the grams stored per needle).
-pub(crate) const MAX_STRIDE: usize = 8;
+pub(crate) const MAX_STRIDE: usize = 16;
 
 const HASH_MUL: u64 = 0x9E37_79B9_7F4A_7C15;
 const EMPTY_SLOT: u64 = u64::MAX;

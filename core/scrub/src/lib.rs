@@ -80,7 +80,7 @@
 //!
 //! The needles are kept in an index keyed by 4-byte grams (module `index`): with `L` the
 //! shortest needle, each needle stores its grams at offsets `0..s` with
-//! `s = min(L - 3, 8)`, and the scanner looks up only every `s`-th position of its input in a
+//! `s = min(L - 3, 16)`, and the scanner looks up only every `s`-th position of its input in a
 //! bitmap of hashed grams (at most 1/16 full), verifying the few candidates a hit names. The
 //! live-prefix suffix is found by the same scan (candidates that run off the end of the
 //! input) plus a check of the last `s + 2` positions. The scan has no loop-carried state, so
