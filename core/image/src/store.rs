@@ -128,6 +128,13 @@ pub struct ImageSummary {
     pub created: Option<String>,
 }
 
+impl ImageSummary {
+    /// The creation time, if recorded and valid RFC 3339.
+    pub fn created_at(&self) -> Option<SystemTime> {
+        humantime::parse_rfc3339_weak(self.created.as_deref()?).ok()
+    }
+}
+
 /// A blob as written: its digest and size.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Blob {

@@ -1,0 +1,215 @@
+//! `hush image import|ls|rm`: the local image store at `<hush home>/images`.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+use clap::{Args, Subcommand};
+use hush_image::{ImageError, ImageStore, ImageSummary};
+use hush_secrets::hush_home;
+
+use crate::exit::Failure;
+
+/// Image subcommands.
+#[derive(Subcommand)]
+pub enum ImageCommand {
+    /// Load an OCI image layout directory, an OCI archive (.tar, .tar.gz) or a root file
+    /// system tarball (.tar, .tar.gz; becomes a one-layer image).
+    Import(ImportArgs),
+    /// List stored images: name, digest, size, creation time.
+    #[command(visible_alias = "list")]
+    Ls,
+    /// Remove images by name (untags) or digest (removes every tag); blobs no image uses any
+    /// more are deleted.
+    #[command(visible_alias = "remove")]
+    Rm(RmArgs),
+}
+
+/// Arguments of `hush image import`.
+#[derive(Args)]
+pub struct ImportArgs {
+    /// Tag the image NAME[:TAG] (default tag `latest`); an OCI layout's own name otherwise.
+    #[arg(long, short = 't', value_name = "NAME")]
+    tag: Option<String>,
+    /// The OCI layout directory, OCI archive or root file system tarball.
+    path: PathBuf,
+}
+
+/// Arguments of `hush image rm`.
+#[derive(Args)]
+pub struct RmArgs {
+    /// Image names (busybox, busybox:1.36) or digests (sha256:..., or a prefix of 6+ digits).
+    #[arg(required = true, value_name = "NAME")]
+    names: Vec<String>,
+}
+
+/// Runs an image subcommand.
+pub fn run(cmd: ImageCommand) -> Result<(), Failure> {
+    let store = ImageStore::open(&hush_home().join("images")).map_err(failure)?;
+    match cmd {
+        ImageCommand::Import(args) => {
+            let imported = store
+                .import(&args.path, args.tag.as_deref())
+                .map_err(failure)?;
+            print(format_args!("imported {imported}\n"))
+        }
+        ImageCommand::Ls => print(format_args!("{}", table(&store.list().map_err(failure)?))),
+        ImageCommand::Rm(args) => remove(&store, &args.names),
+    }
+}
+
+/// Removes each name in turn; failures are reported together after the others are done.
+fn remove(store: &ImageStore, names: &[String]) -> Result<(), Failure> {
+    let mut errors = Vec::new();
+    for name in names {
+        match store.remove(name) {
+            Ok(()) => print(format_args!("removed {name}\n"))?,
+            Err(err) => errors.push(err),
+        }
+    }
+    if errors.is_empty() {
+        return Ok(());
+    }
+    let message = errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ");
+    if errors.iter().all(ImageError::is_usage) {
+        Err(Failure::Usage(message))
+    } else {
+        Err(Failure::Work(message))
+    }
+}
+
+fn failure(err: ImageError) -> Failure {
+    if err.is_usage() {
+        Failure::Usage(err.to_string())
+    } else {
+        Failure::Work(err.to_string())
+    }
+}
+
+fn print(text: std::fmt::Arguments<'_>) -> Result<(), Failure> {
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_fmt(text)
+        .and_then(|()| stdout.flush())
+        .map_err(|e| Failure::Work(format!("cannot write to stdout: {e}")))
+}
+
+/// The `ls` table: one row per tag (untagged images show `<none>`), newest first.
+fn table(images: &[ImageSummary]) -> String {
+    let now = SystemTime::now();
+    let mut rows = vec![[
+        "NAME".to_string(),
+        "DIGEST".into(),
+        "SIZE".into(),
+        "CREATED".into(),
+    ]];
+    for image in images {
+        let short = image.digest.digest().chars().take(12).collect::<String>();
+        let size = human_size(image.size);
+        let created = image
+            .created_at()
+            .map_or_else(|| "-".to_string(), |c| age(c, now));
+        let untagged = ["<none>".to_string()];
+        let names = if image.names.is_empty() {
+            &untagged[..]
+        } else {
+            &image.names[..]
+        };
+        for name in names {
+            rows.push([name.clone(), short.clone(), size.clone(), created.clone()]);
+        }
+    }
+    let widths: Vec<usize> = (0..4)
+        .map(|col| {
+            rows.iter()
+                .map(|r| r[col].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for row in rows {
+        let line = format!(
+            "{:<w0$}   {:<w1$}   {:<w2$}   {}",
+            row[0],
+            row[1],
+            row[2],
+            row[3],
+            w0 = widths[0],
+            w1 = widths[1],
+            w2 = widths[2]
+        );
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// Bytes in decimal units with three significant digits, as Docker shows them: `4.26MB`.
+fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 6] = ["B", "kB", "MB", "GB", "TB", "PB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 999.5 && unit + 1 < UNITS.len() {
+        value /= 1000.0;
+        unit += 1;
+    }
+    let decimals = match value {
+        v if unit == 0 || v >= 99.95 => 0,
+        v if v >= 9.995 => 1,
+        _ => 2,
+    };
+    format!("{value:.decimals$}{}", UNITS[unit])
+}
+
+/// "3 hours ago".
+fn age(created: SystemTime, now: SystemTime) -> String {
+    let Ok(elapsed) = now.duration_since(created) else {
+        return "just now".to_string();
+    };
+    let secs = elapsed.as_secs();
+    let (n, unit) = match secs {
+        0..60 => return "just now".to_string(),
+        60..3600 => (secs / 60, "minute"),
+        3600..86_400 => (secs / 3600, "hour"),
+        86_400..1_209_600 => (secs / 86_400, "day"),
+        1_209_600..5_184_000 => (secs / 604_800, "week"),
+        5_184_000..63_072_000 => (secs / 2_592_000, "month"),
+        _ => (secs / 31_536_000, "year"),
+    };
+    format!("{n} {unit}{} ago", if n == 1 { "" } else { "s" })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn sizes_read_like_docker() {
+        assert_eq!(human_size(0), "0B");
+        assert_eq!(human_size(999), "999B");
+        assert_eq!(human_size(4_260_000), "4.26MB");
+        assert_eq!(human_size(42_600_000), "42.6MB");
+        assert_eq!(human_size(426_000_000), "426MB");
+        assert_eq!(human_size(1_000_000_000), "1.00GB");
+    }
+
+    #[test]
+    fn ages_are_relative() {
+        let created = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let at = |secs| age(created, created + Duration::from_secs(secs));
+        assert_eq!(at(5), "just now");
+        assert_eq!(at(60), "1 minute ago");
+        assert_eq!(at(7200), "2 hours ago");
+        assert_eq!(at(3 * 86_400), "3 days ago");
+        assert_eq!(at(400 * 86_400), "13 months ago");
+        assert_eq!(at(800 * 86_400), "2 years ago");
+        assert_eq!(age(created + Duration::from_secs(9), created), "just now");
+    }
+}
