@@ -19,15 +19,17 @@ pub use uri::{SecretUri, Trim};
 pub use value::{LimitExceeded, SecretBuf, SecretBytes};
 
 impl Registry {
-    /// The built-in providers: `env`, `file`, `cmd`, and `vault` configured from the
-    /// environment (see [`providers::VaultConfig::from_env`]; it reads no file and connects to
-    /// nothing before its first resolution).
+    /// The built-in providers: `env`, `file`, `cmd`, and `vault` and `op` configured from the
+    /// environment (see [`providers::VaultConfig::from_env`] and
+    /// [`providers::OpConfig::from_env`]; neither reads a file or connects before its first
+    /// resolution).
     pub fn builtin() -> Self {
         let mut registry = Self::new();
         registry.register(std::sync::Arc::new(providers::EnvProvider));
         registry.register(std::sync::Arc::new(providers::FileProvider));
         registry.register(std::sync::Arc::new(providers::CmdProvider));
         registry.register(std::sync::Arc::new(providers::VaultProvider::from_env()));
+        registry.register(std::sync::Arc::new(providers::OpProvider::from_env()));
         registry
     }
 }

@@ -3,11 +3,13 @@
 mod cmd;
 mod env;
 mod file;
+mod op;
 mod vault;
 
 pub use cmd::CmdProvider;
 pub use env::EnvProvider;
 pub use file::FileProvider;
+pub use op::{OpConfig, OpProvider};
 pub use vault::{AppRole, VaultConfig, VaultProvider};
 
 use tokio::io::{AsyncRead, AsyncReadExt};
