@@ -470,6 +470,9 @@ impl ImageStore {
 
 /// Adds blobs and images to the store; see [`ImageStore::ingest`].
 ///
+/// While it lives, [`ImageStore::remove`] in other threads and processes waits before
+/// collecting blobs; so do not call `remove` from the thread that holds it.
+///
 /// A registry pull writes each blob with [`Ingest::write_blob`] (verified against the
 /// registry's descriptor), then [`Ingest::put_manifest`] with the manifest's exact bytes; a
 /// build writes its layer blobs, then [`Ingest::put_image`] with the new configuration.
@@ -547,26 +550,10 @@ impl Ingest<'_> {
         let manifest = ImageManifest::from_reader(bytes)
             .map_err(|e| ImageError::invalid(&label, e.to_string()))?;
         validate_manifest(&manifest, &label)?;
-        for blob in std::iter::once(manifest.config()).chain(manifest.layers()) {
-            let path = blob_path(&self.store.root, blob.digest());
-            match fs::metadata(&path) {
-                Ok(meta) if meta.len() == blob.size() => {}
-                Ok(meta) => {
-                    return Err(ImageError::SizeMismatch {
-                        what: format!("blob of {}", label.display()),
-                        digest: blob.digest().to_string(),
-                        expected: blob.size(),
-                        actual: meta.len(),
-                    })
-                }
-                Err(_) => {
-                    return Err(ImageError::invalid(
-                        &label,
-                        format!("blob {} is not in the store", blob.digest()),
-                    ))
-                }
-            }
-        }
+        self.check_present(
+            std::iter::once(manifest.config()).chain(manifest.layers()),
+            &label,
+        )?;
         let config = self.store.load_config(&manifest)?;
         if config.rootfs().diff_ids().len() != manifest.layers().len() {
             return Err(ImageError::invalid(
@@ -630,6 +617,35 @@ impl Ingest<'_> {
         Ok(ImageRef { digest, name: tag })
     }
 
+    /// Fails unless every blob is stored with the size its descriptor gives.
+    fn check_present<'d>(
+        &self,
+        blobs: impl IntoIterator<Item = &'d Descriptor>,
+        label: &Path,
+    ) -> Result<(), ImageError> {
+        for blob in blobs {
+            let path = blob_path(&self.store.root, blob.digest());
+            match fs::metadata(&path) {
+                Ok(meta) if meta.len() == blob.size() => {}
+                Ok(meta) => {
+                    return Err(ImageError::SizeMismatch {
+                        what: format!("blob of {}", label.display()),
+                        digest: blob.digest().to_string(),
+                        expected: blob.size(),
+                        actual: meta.len(),
+                    })
+                }
+                Err(_) => {
+                    return Err(ImageError::invalid(
+                        label,
+                        format!("blob {} is not in the store", blob.digest()),
+                    ))
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Stores a new image from its configuration and already-written layer blobs (lowest
     /// first): writes the config and manifest blobs, then tags it.
     pub fn put_image(
@@ -639,6 +655,17 @@ impl Ingest<'_> {
         tag: Option<&str>,
     ) -> Result<ImageRef, ImageError> {
         let label = Path::new("image config");
+        self.check_present(layers, label)?;
+        if config.rootfs().diff_ids().len() != layers.len() {
+            return Err(ImageError::invalid(
+                label,
+                format!(
+                    "{} layers but the config lists {} diff_ids",
+                    layers.len(),
+                    config.rootfs().diff_ids().len()
+                ),
+            ));
+        }
         let config_bytes = config
             .to_string()
             .map_err(|e| ImageError::invalid(label, e.to_string()))?;

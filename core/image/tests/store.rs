@@ -343,3 +343,28 @@ fn concurrent_imports_and_removals_keep_every_tag() {
         );
     }
 }
+
+#[test]
+fn a_crashed_unpack_is_never_used_and_is_cleaned_up() {
+    let home = tempfile::tempdir().unwrap();
+    let store = store(home.path());
+    let image = store
+        .import(&tarball(home.path(), "a.tar", b"real"), Some("a"))
+        .unwrap();
+    let image = store.resolve(image.digest.as_ref()).unwrap().unwrap();
+    let hex = image.config.rootfs().diff_ids()[0]
+        .trim_start_matches("sha256:")
+        .to_string();
+    // What a process killed mid-unpack leaves: a half-written temp dir.
+    let stale = home
+        .path()
+        .join("layers/.tmp")
+        .join(format!("{hex}.99999.0.0"));
+    fs::create_dir_all(&stale).unwrap();
+    fs::write(stale.join("data"), b"half").unwrap();
+
+    let layers = store.rootfs_layers(&image).unwrap();
+    assert_eq!(layers[0], home.path().join("layers").join(&hex));
+    assert_eq!(fs::read(layers[0].join("data")).unwrap(), b"real");
+    assert!(!stale.exists());
+}
