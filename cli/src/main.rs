@@ -1,7 +1,6 @@
 //! The `hush` command-line interface.
 
 mod exit;
-mod image;
 mod run;
 mod secret;
 
@@ -24,13 +23,14 @@ enum Command {
     Secret(secret::SecretCommand),
     /// Run a host command with secrets injected and its output scrubbed.
     Run(run::RunArgs),
-    /// Manage the local image store.
-    #[command(subcommand)]
-    Image(image::ImageCommand),
 }
 
 fn main() -> ExitCode {
     exit::harden_process();
+    // Hidden: the engine's exec shim (`hush __shim`), entered before any thread starts.
+    if std::env::args_os().nth(1).is_some_and(|a| a == "__shim") {
+        hush_engine::shim_main();
+    }
     let cli = Cli::parse();
     let runtime = tokio::runtime::Runtime::new().expect("cannot start the async runtime");
     let session = match exit::session() {
@@ -41,7 +41,6 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Secret(cmd) => secret::run(cmd, &session).await.map(|()| 0),
             Command::Run(args) => run::run(args, session.clone()).await,
-            Command::Image(cmd) => image::run(cmd).map(|()| 0),
         }
     });
     exit::finish(result, Some(&session))

@@ -1,0 +1,532 @@
+//! The engine: evaluates container chains, once per chain and engine, with an executor.
+
+use std::collections::HashMap;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use hush_scrub::Scrubber;
+use hush_secrets::Secret;
+use sha2::{Digest as _, Sha256};
+use tokio::sync::OnceCell;
+
+use crate::error::{EngineError, Result};
+use crate::executor::{
+    output_tail, ExecDirMount, ExecOutput, ExecSecretMount, ExecSpec, Executor, LocalExecutor,
+    RuntimeChoice,
+};
+use crate::images::{ImageConfig, ImageSource};
+use crate::model::{encode_op, Container, DirSource, Directory, File, Op};
+use crate::owner::Owner;
+use crate::rootfs::{self, Layer};
+
+const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+#[derive(Clone)]
+struct MountedSecret {
+    path: String,
+    secret: Secret,
+    owner: Option<Owner>,
+    mode: u32,
+}
+
+struct ExecRecord {
+    command: String,
+    output: ExecOutput,
+}
+
+/// The evaluated state after one operation of a chain.
+#[derive(Clone, Default)]
+struct State {
+    layers: Arc<[Arc<Layer>]>,
+    has_image: bool,
+    config: Arc<ImageConfig>,
+    env: Vec<(String, String)>,
+    secret_env: Vec<(String, Secret)>,
+    secret_mounts: Vec<MountedSecret>,
+    dir_mounts: Vec<(String, Directory)>,
+    workdir: Option<String>,
+    user: Option<String>,
+    exec: Option<Arc<ExecRecord>>,
+}
+
+type Memo = Mutex<HashMap<[u8; 32], Arc<OnceCell<Arc<State>>>>>;
+
+struct Inner {
+    scrubber: Arc<Scrubber>,
+    images: Arc<dyn ImageSource>,
+    executor: Arc<dyn Executor>,
+    dir: PathBuf,
+    salt: [u8; 32],
+    memo: Memo,
+    next: AtomicU64,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.memo.lock().unwrap().clear();
+        let _ = std::fs::remove_dir(self.dir.join("l"));
+        let _ = std::fs::remove_dir_all(self.dir.join("x"));
+        let _ = std::fs::remove_dir(&self.dir);
+    }
+}
+
+/// Evaluates containers: resolves images, runs execs with an [`Executor`], scrubs their
+/// output with the session's [`Scrubber`] and remembers results, so each exec of a chain
+/// runs at most once per engine.
+///
+/// Filesystem layers made by execs live under the engine's state directory and are removed
+/// when nothing refers to them any more.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+fn random_bytes() -> [u8; 32] {
+    let mut salt = [0u8; 32];
+    let mut filled = 0;
+    while filled < salt.len() {
+        // SAFETY: writes at most the remaining length into the buffer.
+        let n =
+            unsafe { libc::getrandom(salt[filled..].as_mut_ptr().cast(), salt.len() - filled, 0) };
+        if n > 0 {
+            filled += n as usize;
+        }
+    }
+    salt
+}
+
+/// Removes state directories of engines whose process is gone (e.g. killed).
+fn remove_stale(root: &Path) {
+    let Ok(list) = std::fs::read_dir(root) else {
+        return;
+    };
+    for entry in list.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+impl Engine {
+    /// The default engine of a session: images from the image store in
+    /// `<hush home>/images`, state under `<hush home>/engine`, execs on this host with the
+    /// runtime chosen by `HUSH_RUNTIME` (else detected).
+    pub fn new(scrubber: Arc<Scrubber>) -> Result<Self> {
+        let home = hush_secrets::hush_home();
+        let images =
+            hush_image::ImageStore::open(&home.join("images")).map_err(|e| EngineError::Image {
+                image: String::new(),
+                message: format!("cannot open the image store: {e}"),
+            })?;
+        Self::with_images(scrubber, Arc::new(images), home.join("engine"))
+    }
+
+    /// An engine over `images` running execs on this host, its state under `state_root`.
+    pub fn with_images(
+        scrubber: Arc<Scrubber>,
+        images: Arc<dyn ImageSource>,
+        state_root: PathBuf,
+    ) -> Result<Self> {
+        let dir = Self::make_dir(&state_root)?;
+        let executor = LocalExecutor::new(dir.join("x"), RuntimeChoice::from_env()?)?;
+        Ok(Self::build(scrubber, images, Arc::new(executor), dir))
+    }
+
+    /// An engine with a given executor; its state lives under `state_root`.
+    pub fn with_executor(
+        scrubber: Arc<Scrubber>,
+        images: Arc<dyn ImageSource>,
+        executor: Arc<dyn Executor>,
+        state_root: PathBuf,
+    ) -> Result<Self> {
+        let dir = Self::make_dir(&state_root)?;
+        Ok(Self::build(scrubber, images, executor, dir))
+    }
+
+    fn make_dir(state_root: &Path) -> Result<PathBuf> {
+        remove_stale(state_root);
+        let tag = hex::encode(&random_bytes()[..4]);
+        let dir = state_root.join(format!("{}-{tag}", std::process::id()));
+        hush_secrets::ensure_private_dir(&dir.join("l"))
+            .map_err(EngineError::io(format!("create {}", dir.display())))?;
+        Ok(dir)
+    }
+
+    fn build(
+        scrubber: Arc<Scrubber>,
+        images: Arc<dyn ImageSource>,
+        executor: Arc<dyn Executor>,
+        dir: PathBuf,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                scrubber,
+                images,
+                executor,
+                dir,
+                salt: random_bytes(),
+                memo: Mutex::new(HashMap::new()),
+                next: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// The session scrubber.
+    pub fn scrubber(&self) -> &Arc<Scrubber> {
+        &self.inner.scrubber
+    }
+
+    /// This engine's state directory.
+    pub fn state_dir(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    fn new_layer_path(&self) -> PathBuf {
+        let n = self.inner.next.fetch_add(1, Ordering::Relaxed);
+        self.inner.dir.join("l").join(n.to_string())
+    }
+
+    /// The memo key of one more operation: the chain so far, the operation, and for secrets
+    /// a hash of the value salted with this engine's random salt (kept in memory only).
+    fn key(&self, prev: &[u8; 32], op: &Op) -> [u8; 32] {
+        let mut h = Sha256::new();
+        h.update(prev);
+        encode_op(op, &mut h, &mut |secret, h| {
+            let mut v = Sha256::new();
+            v.update(self.inner.salt);
+            v.update(secret.expose());
+            h.update(v.finalize());
+        });
+        h.finalize().into()
+    }
+
+    async fn evaluate(&self, ctr: &Container) -> Result<Arc<State>> {
+        let mut state = Arc::new(State::default());
+        let mut key = [0u8; 32];
+        for node in ctr.nodes() {
+            key = self.key(&key, &node.op);
+            let cell = self
+                .inner
+                .memo
+                .lock()
+                .unwrap()
+                .entry(key)
+                .or_default()
+                .clone();
+            let prev = state;
+            state = cell
+                .get_or_try_init(|| self.apply(prev, &node.op))
+                .await?
+                .clone();
+        }
+        Ok(state)
+    }
+
+    async fn apply(&self, prev: Arc<State>, op: &Op) -> Result<Arc<State>> {
+        let mut s = (*prev).clone();
+        s.exec = prev.exec.clone();
+        match op {
+            Op::From(address) => {
+                let image = self
+                    .inner
+                    .images
+                    .resolve(address)?
+                    .ok_or_else(|| EngineError::ImageNotFound(address.clone()))?;
+                if image.layers.is_empty() {
+                    return Err(EngineError::Image {
+                        image: address.clone(),
+                        message: "the image has no layers".into(),
+                    });
+                }
+                s = State {
+                    layers: image
+                        .layers
+                        .into_iter()
+                        .map(|p| Arc::new(Layer::external(p)))
+                        .collect(),
+                    has_image: true,
+                    config: Arc::new(image.config),
+                    ..State::default()
+                };
+            }
+            Op::Env { name, value } => {
+                s.env.retain(|(n, _)| n != name);
+                s.env.push((name.clone(), value.clone()));
+            }
+            Op::SecretEnv { name, secret } => {
+                let _ = self.inner.scrubber.add_secret(secret.expose());
+                s.secret_env.retain(|(n, _)| n != name);
+                s.secret_env.push((name.clone(), secret.clone()));
+            }
+            Op::WithoutSecretEnv(name) => s.secret_env.retain(|(n, _)| n != name),
+            Op::SecretMount {
+                path,
+                secret,
+                owner,
+                mode,
+            } => {
+                let _ = self.inner.scrubber.add_secret(secret.expose());
+                s.secret_mounts.retain(|m| &m.path != path);
+                s.dir_mounts.retain(|(p, _)| p != path);
+                s.secret_mounts.push(MountedSecret {
+                    path: path.clone(),
+                    secret: secret.clone(),
+                    owner: owner.clone(),
+                    mode: *mode,
+                });
+            }
+            Op::WithoutMount(path) => {
+                s.secret_mounts.retain(|m| &m.path != path);
+                s.dir_mounts.retain(|(p, _)| p != path);
+            }
+            Op::Workdir(path) => s.workdir = Some(path.clone()),
+            Op::User(user) => s.user = Some(user.clone()),
+            Op::MountDir { path, dir } => {
+                s.secret_mounts.retain(|m| &m.path != path);
+                s.dir_mounts.retain(|(p, _)| p != path);
+                s.dir_mounts.push((path.clone(), dir.clone()));
+            }
+            Op::NewFile {
+                path,
+                contents,
+                mode,
+            } => {
+                if !s.has_image {
+                    return Err(EngineError::NoImage);
+                }
+                let dest = self.new_layer_path();
+                let layer = Arc::new(Layer::owned(dest.clone()));
+                rootfs::new_file_layer(&s.layers, &dest, path, contents, *mode)?;
+                s.layers = s.layers.iter().cloned().chain([layer]).collect();
+            }
+            Op::Exec(args) => {
+                let (layer, record) = self.exec(&s, args).await?;
+                s.layers = s.layers.iter().cloned().chain([layer]).collect();
+                s.exec = Some(Arc::new(record));
+            }
+        }
+        Ok(Arc::new(s))
+    }
+
+    fn ids(&self, s: &State, spec: &str, what: &'static str) -> Result<crate::owner::Ids> {
+        let passwd = rootfs::read_text(&s.layers, "/etc/passwd");
+        let group = rootfs::read_text(&s.layers, "/etc/group");
+        Owner::parse(spec, what)?.resolve(passwd.as_deref(), group.as_deref())
+    }
+
+    fn dir_lower(dir: &Directory) -> Result<Vec<PathBuf>> {
+        match &*dir.0 {
+            DirSource::Host(p) => {
+                let m = std::fs::metadata(p).map_err(|_| EngineError::NotFound {
+                    path: p.display().to_string(),
+                })?;
+                if !m.is_dir() {
+                    return Err(EngineError::WrongKind {
+                        path: p.display().to_string(),
+                        expected: "directory",
+                    });
+                }
+                Ok(vec![p.clone()])
+            }
+            DirSource::Layers { layers, path, .. } => {
+                let canonical = rootfs::directory(layers, path)?;
+                let mut dirs = rootfs::dir_sources(layers, &canonical);
+                dirs.reverse();
+                Ok(dirs)
+            }
+        }
+    }
+
+    async fn exec(&self, s: &State, args: &[String]) -> Result<(Arc<Layer>, ExecRecord)> {
+        if !s.has_image {
+            return Err(EngineError::NoImage);
+        }
+        let user = s
+            .user
+            .as_deref()
+            .or(s.config.user.as_deref())
+            .unwrap_or("0");
+        let ids = self.ids(s, user, "the user")?;
+        let mut env: Vec<String> = Vec::new();
+        let mut set = |entry: String| {
+            let name = entry.split('=').next().unwrap_or_default().to_owned();
+            env.retain(|e| e.split('=').next() != Some(name.as_str()));
+            env.push(entry);
+        };
+        set(DEFAULT_PATH.to_owned());
+        for e in &s.config.env {
+            set(e.clone());
+        }
+        for (n, v) in &s.env {
+            set(format!("{n}={v}"));
+        }
+        let secret_names: Vec<&str> = s.secret_env.iter().map(|(n, _)| n.as_str()).collect();
+        env.retain(|e| !secret_names.contains(&e.split('=').next().unwrap_or_default()));
+        let mut secret_mounts = Vec::new();
+        for m in &s.secret_mounts {
+            let ids = match &m.owner {
+                None => crate::owner::Ids { uid: 0, gid: 0 },
+                Some(o) => self.ids(s, o.spec(), "the owner")?,
+            };
+            secret_mounts.push(ExecSecretMount {
+                target: m.path.clone(),
+                secret: m.secret.clone(),
+                uid: ids.uid,
+                gid: ids.gid,
+                mode: m.mode,
+            });
+        }
+        let mut dir_mounts = Vec::new();
+        for (target, dir) in &s.dir_mounts {
+            dir_mounts.push(ExecDirMount {
+                target: target.clone(),
+                lower: Self::dir_lower(dir)?,
+            });
+        }
+        let upper = self.new_layer_path();
+        std::fs::create_dir(&upper).map_err(EngineError::io("create an exec layer"))?;
+        let layer = Arc::new(Layer::owned(upper.clone()));
+        let spec = ExecSpec {
+            args: args.to_vec(),
+            env,
+            secret_env: s.secret_env.clone(),
+            cwd: s
+                .workdir
+                .clone()
+                .or_else(|| s.config.workdir.clone())
+                .unwrap_or_else(|| "/".into()),
+            uid: ids.uid,
+            gid: ids.gid,
+            layers: s.layers.iter().map(|l| l.path().to_path_buf()).collect(),
+            upper,
+            secret_mounts,
+            dir_mounts,
+        };
+        let command = self.show_command(args);
+        let progress = std::io::stderr().is_terminal();
+        let started = Instant::now();
+        if progress {
+            eprintln!("hush: exec {command}");
+        }
+        let output = self
+            .inner
+            .executor
+            .exec(&spec, &self.inner.scrubber)
+            .await?;
+        if progress {
+            eprintln!(
+                "hush: exec {command}: exit {} in {:.2}s",
+                output.exit_code,
+                started.elapsed().as_secs_f64()
+            );
+        }
+        Ok((layer, ExecRecord { command, output }))
+    }
+
+    /// The command line as shown to people: quoted where needed, scrubbed.
+    fn show_command(&self, args: &[String]) -> String {
+        let shown: Vec<String> = args
+            .iter()
+            .map(|a| {
+                let plain = !a.is_empty()
+                    && a.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"-_./=:,+@%".contains(&b));
+                if plain {
+                    a.clone()
+                } else {
+                    format!("'{}'", a.replace('\'', "'\\''"))
+                }
+            })
+            .collect();
+        let joined = shown.join(" ");
+        String::from_utf8_lossy(&self.inner.scrubber.scrub(joined.as_bytes())).into_owned()
+    }
+
+    async fn last_exec(&self, ctr: &Container, what: &'static str) -> Result<Arc<ExecRecord>> {
+        self.evaluate(ctr)
+            .await?
+            .exec
+            .clone()
+            .ok_or(EngineError::NoExec(what))
+    }
+
+    async fn succeeded(&self, ctr: &Container, what: &'static str) -> Result<Arc<ExecRecord>> {
+        let record = self.last_exec(ctr, what).await?;
+        if record.output.exit_code != 0 {
+            return Err(EngineError::ExecFailed {
+                command: record.command.clone(),
+                exit_code: record.output.exit_code,
+                stderr_tail: output_tail(&record.output.stderr, 2048),
+            });
+        }
+        Ok(record)
+    }
+}
+
+impl Container {
+    /// Scrubbed stdout of the last exec; fails if it exited non-zero.
+    pub async fn stdout(&self, engine: &Engine) -> Result<String> {
+        let r = engine.succeeded(self, "stdout").await?;
+        Ok(String::from_utf8_lossy(&r.output.stdout).into_owned())
+    }
+
+    /// Scrubbed stderr of the last exec; fails if it exited non-zero.
+    pub async fn stderr(&self, engine: &Engine) -> Result<String> {
+        let r = engine.succeeded(self, "stderr").await?;
+        Ok(String::from_utf8_lossy(&r.output.stderr).into_owned())
+    }
+
+    /// Exit code of the last exec (non-zero codes are not errors here).
+    pub async fn exit_code(&self, engine: &Engine) -> Result<i32> {
+        Ok(engine
+            .last_exec(self, "an exit code")
+            .await?
+            .output
+            .exit_code)
+    }
+
+    /// Evaluates the chain; fails if the last exec exited non-zero.
+    pub async fn sync(&self, engine: &Engine) -> Result<Container> {
+        let state = engine.evaluate(self).await?;
+        if state.exec.is_some() {
+            engine.succeeded(self, "sync").await?;
+        }
+        Ok(self.clone())
+    }
+
+    /// The directory at absolute `path` of the evaluated container's filesystem.
+    pub async fn directory(&self, engine: &Engine, path: &str) -> Result<Directory> {
+        let path = crate::model::abs_path(path, "the directory path")?;
+        let state = engine.evaluate(self).await?;
+        if !state.has_image {
+            return Err(EngineError::NoImage);
+        }
+        if state.exec.is_some() {
+            engine.succeeded(self, "directory").await?;
+        }
+        let canonical = rootfs::directory(&state.layers, &path)?;
+        Ok(Directory(Arc::new(DirSource::Layers {
+            layers: state.layers.clone(),
+            path: canonical,
+            origin: self.digest(),
+        })))
+    }
+
+    /// The file at absolute `path` of the evaluated container's filesystem.
+    pub async fn file(&self, engine: &Engine, path: &str) -> Result<File> {
+        let path = crate::model::abs_path(path, "the file path")?;
+        let (parent, name) = path.rsplit_once('/').unwrap_or(("", &path));
+        let parent = if parent.is_empty() { "/" } else { parent };
+        let dir = self.directory(engine, parent).await?;
+        let file = dir.file(name)?;
+        file.check()?;
+        Ok(file)
+    }
+}
