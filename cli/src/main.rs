@@ -1,6 +1,7 @@
 //! The `hush` command-line interface.
 
 mod exit;
+mod image;
 mod run;
 mod secret;
 
@@ -23,6 +24,9 @@ enum Command {
     Secret(secret::SecretCommand),
     /// Run a host command with secrets injected and its output scrubbed.
     Run(run::RunArgs),
+    /// Manage the local image store.
+    #[command(subcommand)]
+    Image(image::ImageCommand),
 }
 
 fn main() -> ExitCode {
@@ -41,6 +45,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Secret(cmd) => secret::run(cmd, &session).await.map(|()| 0),
             Command::Run(args) => run::run(args, session.clone()).await,
+            Command::Image(cmd) => image::run(cmd).map(|()| 0),
         }
     });
     exit::finish(result, Some(&session))
