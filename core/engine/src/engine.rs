@@ -98,6 +98,11 @@ fn random_bytes() -> [u8; 32] {
     salt
 }
 
+/// Eight random hex digits.
+pub(crate) fn random_tag() -> String {
+    hex::encode(&random_bytes()[..4])
+}
+
 /// Removes state directories of engines whose process is gone (e.g. killed).
 fn remove_stale(root: &Path) {
     let Ok(list) = std::fs::read_dir(root) else {
@@ -152,8 +157,7 @@ impl Engine {
 
     fn make_dir(state_root: &Path) -> Result<PathBuf> {
         remove_stale(state_root);
-        let tag = hex::encode(&random_bytes()[..4]);
-        let dir = state_root.join(format!("{}-{tag}", std::process::id()));
+        let dir = state_root.join(format!("{}-{}", std::process::id(), random_tag()));
         hush_secrets::ensure_private_dir(&dir.join("l"))
             .map_err(EngineError::io(format!("create {}", dir.display())))?;
         Ok(dir)

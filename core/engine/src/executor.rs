@@ -141,6 +141,8 @@ pub struct LocalExecutor {
     runtime: OnceCell<Runtime>,
     shim_exe: PathBuf,
     scratch: PathBuf,
+    /// Random tag making container ids (and so cgroup paths) unique across executors.
+    tag: String,
     counter: AtomicU64,
 }
 
@@ -160,6 +162,7 @@ impl LocalExecutor {
             runtime: OnceCell::new(),
             shim_exe,
             scratch,
+            tag: crate::engine::random_tag(),
             counter: AtomicU64::new(0),
         })
     }
@@ -226,7 +229,7 @@ impl LocalExecutor {
         let req = ShimRequest {
             runtime: runtime.path.clone(),
             hide_cgroup2: runtime.hide_cgroup2,
-            id: format!("hush-probe-{}-{id}", std::process::id()),
+            id: format!("hush-probe-{}-{}-{id}", std::process::id(), self.tag),
             run_dir: run_dir.clone(),
             rootfs: RootfsReq::HostRoot,
             args: vec![true_bin.display().to_string()],
@@ -247,7 +250,8 @@ impl LocalExecutor {
             Ok((
                 Status::Exited {
                     code: 0,
-                    started: true
+                    started: true,
+                    ..
                 },
                 _,
                 _
@@ -417,7 +421,7 @@ impl Executor for LocalExecutor {
         let req = ShimRequest {
             runtime: runtime.path.clone(),
             hide_cgroup2: runtime.hide_cgroup2,
-            id: format!("hush-{}-{id}", std::process::id()),
+            id: format!("hush-{}-{}-{id}", std::process::id(), self.tag),
             run_dir: run_dir.clone(),
             rootfs: RootfsReq::Overlay {
                 lower: spec.layers.iter().rev().cloned().collect(),
@@ -444,20 +448,42 @@ impl Executor for LocalExecutor {
         let result = self.run_shim(&req, &secrets, scrubber).await;
         let _ = std::fs::remove_dir(&run_dir);
         let _ = std::fs::remove_dir_all(&work);
-        let (status, stdout, stderr) = result?;
+        let (status, stdout, mut stderr) = result?;
         match status {
-            Status::Exited { code, started } if started || code == 0 => Ok(ExecOutput {
-                stdout,
-                stderr,
-                exit_code: code,
-            }),
-            Status::Exited { code, .. } => Err(EngineError::Runtime {
-                runtime: runtime.name.into(),
-                message: format!(
-                    "exited with code {code} before starting the container: {}",
-                    output_tail(&stderr, 2048)
-                ),
-            }),
+            Status::Exited {
+                code,
+                started,
+                errors,
+            } if started => {
+                if code != 0 {
+                    for e in errors {
+                        stderr.extend_from_slice(&scrubber.scrub(e.as_bytes()));
+                        stderr.push(b'\n');
+                    }
+                }
+                Ok(ExecOutput {
+                    stdout,
+                    stderr,
+                    exit_code: code,
+                })
+            }
+            Status::Exited { code, errors, .. } => {
+                let mut message = errors.join("; ");
+                if message.is_empty() {
+                    message = format!("exited with code {code} without starting the container");
+                }
+                Err(EngineError::Runtime {
+                    runtime: runtime.name.into(),
+                    message: format!(
+                        "{}{}",
+                        String::from_utf8_lossy(&scrubber.scrub(message.as_bytes())),
+                        match output_tail(&stderr, 2048) {
+                            t if t.is_empty() => String::new(),
+                            t => format!("; stderr: {t}"),
+                        }
+                    ),
+                })
+            }
             Status::Failed { message } => Err(EngineError::Shim(
                 String::from_utf8_lossy(&scrubber.scrub(message.as_bytes())).into_owned(),
             )),

@@ -108,8 +108,13 @@ pub(crate) struct ShimRequest {
 /// The shim's answer.
 #[derive(Serialize, Deserialize, Debug)]
 pub(crate) enum Status {
-    /// The runtime ran; `started` tells whether the container was created.
-    Exited { code: i32, started: bool },
+    /// The runtime ran; `started` tells whether the container was created; `errors` are the
+    /// runtime's own error messages (from its log, not the container's output).
+    Exited {
+        code: i32,
+        started: bool,
+        errors: Vec<String>,
+    },
     /// The shim could not set the exec up.
     Failed { message: String },
 }

@@ -247,6 +247,22 @@ fn remove_stub(root: &Path, stub: &Stub) {
     }
 }
 
+/// Error messages from the runtime's JSON log (runc and crun both write
+/// `{"level": ..., "msg": ...}` lines).
+fn runtime_errors(log: &Path) -> Vec<String> {
+    #[derive(serde::Deserialize)]
+    struct Line {
+        level: String,
+        msg: String,
+    }
+    let text = fs::read_to_string(log).unwrap_or_default();
+    text.lines()
+        .filter_map(|l| serde_json::from_str::<Line>(l).ok())
+        .filter(|l| matches!(l.level.as_str(), "error" | "fatal" | "panic"))
+        .map(|l| l.msg)
+        .collect()
+}
+
 fn run() -> ShimResult<Status> {
     // SAFETY: fd 0 is the request/control pipe from the engine; it is never closed here.
     let mut input = ManuallyDrop::new(unsafe { fs::File::from_raw_fd(0) });
@@ -394,10 +410,15 @@ fn run() -> ShimResult<Status> {
     drop(json);
 
     let pid_file = run.join("pid");
+    let log = run.join("log");
+    let mut log_arg = std::ffi::OsString::from("--log=");
+    log_arg.push(&log);
     let runtime = |args: &[&std::ffi::OsStr]| {
         let mut cmd = Command::new(&req.runtime);
         cmd.arg("--root")
             .arg(&state)
+            .arg(&log_arg)
+            .arg("--log-format=json")
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -407,6 +428,8 @@ fn run() -> ShimResult<Status> {
     let mut child = Command::new(&req.runtime)
         .arg("--root")
         .arg(&state)
+        .arg(&log_arg)
+        .arg("--log-format=json")
         .arg("run")
         .arg("--bundle")
         .arg(&bundle)
@@ -463,6 +486,7 @@ fn run() -> ShimResult<Status> {
         .or_else(|| exit.signal().map(|s| 128 + s))
         .unwrap_or(1);
     let started = pid_file.exists();
+    let errors = runtime_errors(&log);
 
     for stub in &stubs {
         remove_stub(&rootfs, stub);
@@ -471,5 +495,9 @@ fn run() -> ShimResult<Status> {
         umount(m);
     }
     umount(run);
-    Ok(Status::Exited { code, started })
+    Ok(Status::Exited {
+        code,
+        started,
+        errors,
+    })
 }

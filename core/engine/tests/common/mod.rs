@@ -107,8 +107,18 @@ pub fn sha256_hex(data: &[u8]) -> String {
     hex::encode(sha2::Sha256::digest(data))
 }
 
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
+/// Whether `needle` occurs in `haystack` (glibc's memmem: fast even in debug builds).
+pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    // SAFETY: both pointers and lengths describe live slices.
+    !unsafe {
+        libc::memmem(
+            haystack.as_ptr().cast(),
+            haystack.len(),
+            needle.as_ptr().cast(),
+            needle.len(),
+        )
+    }
+    .is_null()
 }
 
 /// Files under `roots` (not following symlinks, not crossing into /proc or /sys) whose
