@@ -211,3 +211,31 @@ pub fn mounts_mentioning(needle: &str) -> Vec<String> {
     }
     found
 }
+
+/// Polls `cond` every 20 ms until it holds or 60 s pass (a liveness bound, not a timing
+/// assertion); returns whether it held.
+pub fn wait_until(mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::time::Instant::now() < deadline {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    cond()
+}
+
+/// A `sleep` argument no other test uses, to find a container's process by its cmdline.
+pub fn unique_seconds() -> String {
+    let n: u64 = random_value(8)
+        .bytes()
+        .fold(0u64, |acc, b| acc.wrapping_mul(31).wrapping_add(b as u64));
+    format!("{}", 100_000 + n % 800_000)
+}
+
+/// Whether any process's environment (any namespace) contains `needle`.
+pub fn any_process_environ_containing(pids: &[String], needle: &[u8]) -> bool {
+    pids.iter().any(|pid| {
+        std::fs::read(format!("/proc/{pid}/environ")).is_ok_and(|e| contains(&e, needle))
+    })
+}
