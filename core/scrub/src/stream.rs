@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use zeroize::Zeroize;
 
-use crate::index::{gram, reserve_zeroizing, short_key, Index, GRAM};
+use crate::index::{gram, key, reserve_zeroizing, short_key, Index};
 use crate::{Shared, REPLACEMENT};
 
 /// The scrubbing state of one output stream (for example a process's stdout).
@@ -69,8 +69,21 @@ impl ScrubStream {
         if index.is_empty() {
             // Needles are never removed, so nothing was held back either.
             out.extend_from_slice(input);
-            return;
+        } else if index.gram_len() == 8 {
+            self.process_with::<8>(index, input, out, eof);
+        } else {
+            self.process_with::<4>(index, input, out, eof);
         }
+    }
+
+    /// Scrubs the window (held bytes + `input`) with the index's grams of `G` bytes.
+    fn process_with<const G: usize>(
+        &mut self,
+        index: &Index,
+        input: &[u8],
+        out: &mut Vec<u8>,
+        eof: bool,
+    ) {
         let win = Win {
             h: &self.held,
             i: input,
@@ -88,14 +101,14 @@ impl ScrubStream {
         // 1. Occurrences and live prefixes starting in the held bytes, position by position.
         for p in 0..win.h.len() {
             let avail = len - p;
-            if avail < GRAM {
+            if avail < G {
                 break;
             }
-            let g = win.gram(p);
-            if !index.may_have(g) {
+            let k = key(win.gram::<G>(p));
+            if !index.may_have(k) {
                 continue;
             }
-            for (id, j) in index.entries(g) {
+            for (id, j) in index.entries(k) {
                 if j != 0 {
                     continue;
                 }
@@ -111,17 +124,17 @@ impl ScrubStream {
         }
 
         // 2. Occurrences (and long live prefixes) starting in the input, sampled by stride.
-        scan(index, input, win.h.len(), track, ranges, &mut live);
+        scan::<G>(index, input, win.h.len(), track, ranges, &mut live);
 
         // 3. Live prefixes too short for the sampled scan to see.
         if track {
-            let longest = (index.stride() + GRAM - 2).min(len);
+            let longest = (index.stride() + G - 2).min(len);
             for l in (1..=longest).rev() {
                 let p = len - l;
                 if p >= live {
                     break;
                 }
-                if is_live_prefix(index, &win, p) {
+                if is_live_prefix::<G>(index, &win, p) {
                     live = p;
                     break;
                 }
@@ -223,9 +236,9 @@ fn push_range(ranges: &mut Vec<(usize, usize)>, a: usize, b: usize) {
 /// `input[0]`.
 ///
 /// Only every `stride`-th position is looked up: an occurrence of a needle of length
-/// `>= stride + GRAM - 1` contains such a position at an offset below `stride`, and the index
+/// `>= stride + G - 1` contains such a position at an offset below `stride`, and the index
 /// holds the needle's gram at that offset. Live prefixes of that length are found the same way.
-fn scan(
+fn scan<const G: usize>(
     index: &Index,
     input: &[u8],
     base: usize,
@@ -233,16 +246,16 @@ fn scan(
     ranges: &mut Vec<(usize, usize)>,
     live: &mut usize,
 ) {
-    if input.len() < GRAM {
+    if input.len() < G {
         return;
     }
     let stride = index.stride();
-    let last = input.len() - GRAM;
+    let last = input.len() - G;
     let mut q = 0;
     while q <= last {
-        let g = gram(input, q);
-        if index.may_have(g) {
-            candidates(index, input, q, g, base, track, ranges, live);
+        let k = key(gram::<G>(input, q));
+        if index.may_have(k) {
+            candidates(index, input, q, k, base, track, ranges, live);
         }
         q += stride;
     }
@@ -255,13 +268,13 @@ fn candidates(
     index: &Index,
     input: &[u8],
     q: usize,
-    g: u32,
+    k: u32,
     base: usize,
     track: bool,
     ranges: &mut Vec<(usize, usize)>,
     live: &mut usize,
 ) {
-    for (id, j) in index.entries(g) {
+    for (id, j) in index.entries(k) {
         // An occurrence starting before the input starts in the held bytes: found there.
         let Some(start) = q.checked_sub(j) else {
             continue;
@@ -279,10 +292,10 @@ fn candidates(
 }
 
 /// Whether the window's suffix from `p` is a proper prefix of some needle.
-fn is_live_prefix(index: &Index, win: &Win<'_>, p: usize) -> bool {
+fn is_live_prefix<const G: usize>(index: &Index, win: &Win<'_>, p: usize) -> bool {
     let l = win.len() - p;
-    if l < GRAM {
-        let mut prefix = [0u8; GRAM - 1];
+    if l < G {
+        let mut prefix = [0u8; 7];
         for (i, b) in prefix[..l].iter_mut().enumerate() {
             *b = win.byte(p + i);
         }
@@ -290,9 +303,9 @@ fn is_live_prefix(index: &Index, win: &Win<'_>, p: usize) -> bool {
         prefix.zeroize();
         return found;
     }
-    let g = win.gram(p);
-    index.may_have(g)
-        && index.entries(g).any(|(id, j)| {
+    let k = key(win.gram::<G>(p));
+    index.may_have(k)
+        && index.entries(k).any(|(id, j)| {
             let needle = index.needle(id);
             j == 0 && needle.len() > l && win.eq_at(p, &needle[..l])
         })
@@ -316,19 +329,20 @@ impl Win<'_> {
         }
     }
 
-    fn gram(&self, p: usize) -> u32 {
+    fn gram<const G: usize>(&self, p: usize) -> u64 {
         let h = self.h.len();
-        if p + GRAM <= h {
-            gram(self.h, p)
+        if p + G <= h {
+            gram::<G>(self.h, p)
         } else if p >= h {
-            gram(self.i, p - h)
+            gram::<G>(self.i, p - h)
         } else {
-            u32::from_le_bytes([
-                self.byte(p),
-                self.byte(p + 1),
-                self.byte(p + 2),
-                self.byte(p + 3),
-            ])
+            let mut b = [0u8; 8];
+            for (i, x) in b[..G].iter_mut().enumerate() {
+                *x = self.byte(p + i);
+            }
+            let g = u64::from_le_bytes(b);
+            b.zeroize();
+            g
         }
     }
 

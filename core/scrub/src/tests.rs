@@ -3,7 +3,7 @@
 use proptest::prelude::*;
 
 use crate::variants;
-use crate::{Added, Scrubber, REPLACEMENT};
+use crate::{Added, Scrubber, DEFAULT_MIN_LEN, REPLACEMENT};
 
 /// One step of a scenario.
 #[derive(Debug, Clone)]
@@ -123,22 +123,25 @@ fn run(ops: &[Op], scrubber: &Scrubber) -> (Vec<Vec<u8>>, Vec<u8>) {
     (per_write, out)
 }
 
+/// Runs `ops` on a default scrubber and on one that uses 8-byte grams whenever it can, and
+/// compares both with the reference.
 fn check(ops: &[Op]) -> Result<(), TestCaseError> {
-    let scrubber = Scrubber::new();
-    let (got_writes, got) = run(ops, &scrubber);
-    let (want_writes, want) = reference(ops, scrubber.min_len());
-    for (i, (g, w)) in got_writes.iter().zip(&want_writes).enumerate() {
+    let (want_writes, want) = reference(ops, DEFAULT_MIN_LEN);
+    for scrubber in [Scrubber::new(), Scrubber::with_eager_long_grams()] {
+        let (got_writes, got) = run(ops, &scrubber);
+        for (i, (g, w)) in got_writes.iter().zip(&want_writes).enumerate() {
+            prop_assert_eq!(
+                String::from_utf8_lossy(g),
+                String::from_utf8_lossy(w),
+                "released after write {}",
+                i
+            );
+        }
         prop_assert_eq!(
-            String::from_utf8_lossy(g),
-            String::from_utf8_lossy(w),
-            "released after write {}",
-            i
+            String::from_utf8_lossy(&got),
+            String::from_utf8_lossy(&want)
         );
     }
-    prop_assert_eq!(
-        String::from_utf8_lossy(&got),
-        String::from_utf8_lossy(&want)
-    );
     // Whole-buffer scrubbing with every secret known from the start.
     let mut all_first: Vec<Op> = ops
         .iter()
@@ -256,9 +259,22 @@ proptest! {
         check(&ops)?;
     }
 
-    /// Longer needles, so the sampled scan uses strides up to 8.
+    /// Longer needles, so the sampled scan uses strides up to 16.
     #[test]
     fn raw_needles_long(ops in raw_scenarios(b"abc", 9..=20)) {
+        check(&ops)?;
+    }
+
+    /// Needles of 20 bytes or more (8-byte grams in the eager scrubber).
+    #[test]
+    fn raw_needles_eight_byte_grams(ops in raw_scenarios(b"ab", 20..=36)) {
+        check(&ops)?;
+    }
+
+    /// Long and short needles, so that in the eager scrubber a short one added mid-stream
+    /// switches the index from 8-byte back to 4-byte grams.
+    #[test]
+    fn raw_needles_mixed_lengths(ops in raw_scenarios(b"ab", 4..=30)) {
         check(&ops)?;
     }
 
