@@ -4,14 +4,12 @@
 //! command is killed (with its whole process group) after `?timeout=` (default 30 s). A
 //! non-zero exit is an error with the exit code and the command's stderr, never its stdout.
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use tokio::io::AsyncReadExt;
 use tokio::process::Command;
 
-use super::read_limited;
+use super::process::{exit_reason, run_capturing, Labels};
 use crate::error::Failure;
 use crate::provider::{Provider, ResolveContext};
 use crate::uri::{SecretUri, Trim};
@@ -19,9 +17,6 @@ use crate::value::SecretBytes;
 
 /// Default time a command may run.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Most stderr bytes kept for an error message.
-const STDERR_KEPT: usize = 2048;
 
 /// Runs shell commands on the host.
 #[derive(Debug, Default)]
@@ -58,92 +53,21 @@ impl Provider for CmdProvider {
             .ok()
             .flatten()
             .unwrap_or(DEFAULT_TIMEOUT);
-        let mut child = Command::new("sh")
-            .arg("-c")
-            .arg(uri.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0)
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|e| Failure::from_io("cannot start sh", &e))?;
-        let pgid = child.id().map(|id| id as libc::pid_t);
-        let kill_group = || {
-            if let Some(pgid) = pgid {
-                // SAFETY: plain syscall on the child's own process group.
-                unsafe { libc::kill(-pgid, libc::SIGKILL) };
-            }
+        let mut command = Command::new("sh");
+        command.arg("-c").arg(uri.path());
+        let labels = Labels {
+            start: "cannot start sh",
+            output: "command output",
+            wait: "waiting for sh",
         };
-        let stdout = child.stdout.take().expect("stdout is piped");
-        let mut stderr = child.stderr.take().expect("stderr is piped");
-        let work = async {
-            let mut err_bytes = Vec::new();
-            let read_err = async {
-                let mut chunk = [0u8; 4096];
-                loop {
-                    match stderr.read(&mut chunk).await {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) if err_bytes.len() < STDERR_KEPT => {
-                            let room = STDERR_KEPT - err_bytes.len();
-                            err_bytes.extend_from_slice(&chunk[..n.min(room)]);
-                        }
-                        Ok(_) => {}
-                    }
-                }
-            };
-            let (out, ()) =
-                tokio::join!(read_limited(stdout, ctx.limit, "command output"), read_err);
-            (out, err_bytes)
-        };
-        let (out, err_bytes) = match tokio::time::timeout(timeout, work).await {
-            Ok(done) => done,
-            Err(_) => {
-                kill_group();
-                return Err(Failure::Timeout(timeout));
-            }
-        };
-        let out = match out {
-            Ok(out) => out,
-            Err(failure) => {
-                kill_group();
-                return Err(failure);
-            }
-        };
-        let status = match tokio::time::timeout(timeout, child.wait()).await {
-            Ok(status) => status.map_err(|e| Failure::from_io("waiting for sh", &e))?,
-            Err(_) => {
-                kill_group();
-                return Err(Failure::Timeout(timeout));
-            }
-        };
-        if status.success() {
-            return Ok(out);
+        let run = run_capturing(command, timeout, ctx.limit, &labels).await?;
+        if run.status.success() {
+            return Ok(run.stdout);
         }
-        let how = match status.code() {
-            Some(code) => format!("exited with code {code}"),
-            None => {
-                use std::os::unix::process::ExitStatusExt;
-                format!("was killed by signal {}", status.signal().unwrap_or(0))
-            }
-        };
-        let stderr = describe_stderr(&err_bytes, out.expose());
-        Err(Failure::Provider(format!("command {how}{stderr}")))
-    }
-}
-
-/// The stderr text for an error message: lossy UTF-8, trimmed, with any occurrence of the
-/// command's stdout (the would-be secret) replaced by `***`.
-fn describe_stderr(stderr: &[u8], stdout: &[u8]) -> String {
-    let mut text = String::from_utf8_lossy(stderr).trim().to_owned();
-    let out = String::from_utf8_lossy(Trim::Space.apply(stdout)).into_owned();
-    if out.len() >= 4 {
-        text = text.replace(&out, "***");
-    }
-    if text.is_empty() {
-        String::new()
-    } else {
-        format!("; stderr: {text}")
+        let stderr = run.redacted_stderr();
+        Err(Failure::Provider(exit_reason(
+            "command", run.status, &stderr,
+        )))
     }
 }
 

@@ -6,19 +6,13 @@
 use std::ffi::OsStr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
 
-use tokio::io::AsyncReadExt;
 use tokio::process::Command;
 
 use crate::error::Failure;
-use crate::providers::read_limited;
-use crate::uri::Trim;
+use crate::providers::process::{exit_reason, run_capturing, Labels};
 use crate::value::SecretBytes;
-
-/// Most stderr bytes kept for an error message.
-const STDERR_KEPT: usize = 2048;
 
 /// The first executable `op` in the directories of `search_path` (`PATH` syntax).
 pub(super) fn find(search_path: Option<&OsStr>) -> Option<PathBuf> {
@@ -39,74 +33,20 @@ pub(super) async fn read(
     timeout: Duration,
 ) -> Result<SecretBytes, Failure> {
     let reference = format!("op://{address}");
-    let mut child = Command::new(op)
-        .args(["read", "--no-newline", &reference])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| Failure::from_io(&format!("cannot run {}", op.display()), &e))?;
-    let pgid = child.id().map(|id| id as libc::pid_t);
-    let kill_group = || {
-        if let Some(pgid) = pgid {
-            // SAFETY: plain syscall on the child's own process group.
-            unsafe { libc::kill(-pgid, libc::SIGKILL) };
-        }
+    let mut command = Command::new(op);
+    command.args(["read", "--no-newline", &reference]);
+    let labels = Labels {
+        start: &format!("cannot run {}", op.display()),
+        output: "op's output",
+        wait: "waiting for op",
     };
-    let stdout = child.stdout.take().expect("stdout is piped");
-    let mut stderr = child.stderr.take().expect("stderr is piped");
-    let work = async {
-        let mut kept = Vec::new();
-        let read_err = async {
-            let mut chunk = [0u8; 4096];
-            while let Ok(n @ 1..) = stderr.read(&mut chunk).await {
-                let room = STDERR_KEPT.saturating_sub(kept.len());
-                kept.extend_from_slice(&chunk[..n.min(room)]);
-            }
-        };
-        let (out, ()) = tokio::join!(read_limited(stdout, limit, "op's output"), read_err);
-        let status = child.wait().await;
-        (out, kept, status)
-    };
-    let Ok((out, err_bytes, status)) = tokio::time::timeout(timeout, work).await else {
-        kill_group();
-        return Err(Failure::Timeout(timeout));
-    };
-    let out = out.inspect_err(|_| kill_group())?;
-    let status = status.map_err(|e| Failure::from_io("waiting for op", &e))?;
-    if status.success() {
-        return Ok(out);
+    let run = run_capturing(command, timeout, limit, &labels).await?;
+    if run.status.success() {
+        return Ok(run.stdout);
     }
-    let how = match status.code() {
-        Some(code) => format!("exited with code {code}"),
-        None => {
-            use std::os::unix::process::ExitStatusExt;
-            format!("was killed by signal {}", status.signal().unwrap_or(0))
-        }
-    };
-    let stderr = redacted_stderr(&err_bytes, out.expose());
-    let reason = format!("`op read {reference}` {how}{}", describe(&stderr));
+    let stderr = run.redacted_stderr();
+    let reason = exit_reason(&format!("`op read {reference}`"), run.status, &stderr);
     Err(classify(&stderr, reason))
-}
-
-/// stderr as text, trimmed, with any echo of stdout (the would-be value) replaced by `***`.
-fn redacted_stderr(stderr: &[u8], stdout: &[u8]) -> String {
-    let mut text = String::from_utf8_lossy(stderr).trim().to_owned();
-    let out = String::from_utf8_lossy(Trim::Space.apply(stdout)).into_owned();
-    if out.len() >= 4 {
-        text = text.replace(&out, "***");
-    }
-    text
-}
-
-fn describe(stderr: &str) -> String {
-    if stderr.is_empty() {
-        String::new()
-    } else {
-        format!("; stderr: {stderr}")
-    }
 }
 
 /// The failure kind that op's stderr tells, where it is recognisable.
@@ -141,6 +81,7 @@ fn classify(stderr: &str, reason: String) -> Failure {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::providers::process::redacted_stderr;
 
     #[test]
     fn stderr_is_classified_and_stdout_echoes_redacted() {

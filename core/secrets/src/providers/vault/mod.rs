@@ -305,14 +305,7 @@ impl VaultProvider {
                 _ => status_failure(status, &detail, &what),
             });
         }
-        let body = http::read_body(&mut response, SMALL_BODY, &conn.server, conn.timeouts)
-            .await
-            .map_err(|failure| match failure {
-                Failure::TooLarge => {
-                    Failure::Provider(format!("the answer to {what} is larger than 64 KiB"))
-                }
-                other => other,
-            })?;
+        let body = read_small(&mut response, conn, &what).await?;
         let text = utf8(&body)?;
         let answer: Answer<'_> = serde_json::from_str(text).map_err(|e| unexpected(&what, &e))?;
         let token = answer.auth.ok_or_else(|| {
@@ -367,14 +360,7 @@ impl VaultProvider {
                 _ => Err(status_failure(status, &detail, &what)),
             };
         }
-        let body = http::read_body(&mut response, SMALL_BODY, &conn.server, conn.timeouts)
-            .await
-            .map_err(|failure| match failure {
-                Failure::TooLarge => {
-                    Failure::Provider(format!("the answer to {what} is larger than 64 KiB"))
-                }
-                other => other,
-            })?;
+        let body = read_small(&mut response, conn, &what).await?;
         let answer: Answer =
             serde_json::from_str(utf8(&body)?).map_err(|e| unexpected(&what, &e))?;
         let data = answer.data;
@@ -561,6 +547,22 @@ fn extract(
             )))
         }
     }
+}
+
+/// The body of a small answer (a lookup or a login) to `what`: at most `SMALL_BODY` bytes.
+async fn read_small(
+    response: &mut Response,
+    conn: &Conn,
+    what: &str,
+) -> Result<SecretBytes, Failure> {
+    http::read_body(response, SMALL_BODY, &conn.server, conn.timeouts)
+        .await
+        .map_err(|failure| match failure {
+            Failure::TooLarge => {
+                Failure::Provider(format!("the answer to {what} is larger than 64 KiB"))
+            }
+            other => other,
+        })
 }
 
 /// A header holding a token, or a failure naming where the token came from.
