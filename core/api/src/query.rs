@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::chain::{ArgValue, Call};
-use crate::description::Api;
+use crate::description::{Api, Arg};
 use crate::error::ApiError;
 
 /// One step of a chain.
@@ -64,6 +64,23 @@ pub enum Output {
         ty: String,
         id: String,
     },
+}
+
+/// The default of an argument as an input, if it has one.
+pub fn default_input(arg: &Arg) -> Option<Input> {
+    arg.default.as_ref().map(from_json)
+}
+
+fn from_json(value: &serde_json::Value) -> Input {
+    use serde_json::Value as V;
+    match value {
+        V::Null => Input::Null,
+        V::Bool(b) => Input::Boolean(*b),
+        V::Number(n) => Input::Int(n.as_i64().expect("defaults are checked on load")),
+        V::String(s) => Input::String(s.clone()),
+        V::Array(items) => Input::List(items.iter().map(from_json).collect()),
+        V::Object(_) => unreachable!("defaults are checked on load"),
+    }
 }
 
 /// Turns a parsed command-line chain into a protocol chain, expanding object arguments given
