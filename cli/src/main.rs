@@ -2,6 +2,7 @@
 
 mod exit;
 mod image;
+mod module;
 mod run;
 mod secret;
 
@@ -27,6 +28,15 @@ enum Command {
     /// Manage the local image store.
     #[command(subcommand)]
     Image(image::ImageCommand),
+    /// Scaffold a module.
+    Init(module::init::InitArgs),
+    /// List a module's functions.
+    Functions(module::call::FunctionsArgs),
+    /// Call a module's function; `hush call FUNCTION --help` shows its flags.
+    Call(module::call::CallArgs),
+    /// Serve an SDK script's session on an inherited socket (started by the SDKs).
+    #[command(name = "__session", hide = true)]
+    Session(module::call::SessionArgs),
 }
 
 fn main() -> ExitCode {
@@ -46,6 +56,10 @@ fn main() -> ExitCode {
             Command::Secret(cmd) => secret::run(cmd, &session).await.map(|()| 0),
             Command::Run(args) => run::run(args, session.clone()).await,
             Command::Image(cmd) => image::run(cmd).map(|()| 0),
+            Command::Init(args) => module::init::run(args),
+            Command::Functions(args) => module::call::functions(args, session.clone()).await,
+            Command::Call(args) => module::call::call(args, session.clone()).await,
+            Command::Session(args) => module::call::session(args, session.clone()).await,
         }
     });
     exit::finish(result, Some(&session))

@@ -1,0 +1,3 @@
+//! One module per SDK language, each rendering the [`crate::ir::Ir`] with its templates.
+
+pub mod python;

@@ -1,0 +1,228 @@
+"""The runtime under the generated client: immutable selection chains, argument checks and
+conversion, and the connection to the hush session.
+
+Building a chain is pure Python: every call returns a new object that points at its parent
+with one more selection. Only a terminal call (a value, ``sync``, ``plaintext``) serializes
+the chain to the JSON query protocol and sends it to the session.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import shutil
+import threading
+from typing import Any, Callable, Sequence, TypeVar, Union
+
+from . import _native
+from ._errors import QueryError
+
+Input = Union[None, bool, int, str, Sequence["Input"], "Object"]
+"""An argument value: a scalar, a list, or an object of the API."""
+
+T = TypeVar("T")
+O = TypeVar("O", bound="Object")
+
+
+class Object:
+    """An object of the API: a chain of selections from the root, or an id the session gave."""
+
+    __slots__ = ("_parent", "_field", "_args", "_id")
+    _type_name = "Object"
+
+    def __init__(self, parent: Object | None, field: str, args: dict[str, Input]) -> None:
+        self._parent = parent
+        self._field = field
+        self._args = args
+        self._id: str | None = None
+
+    @classmethod
+    def _from_id(cls: type[O], object_id: str) -> O:
+        obj = cls.__new__(cls)
+        obj._parent = None
+        obj._field = ""
+        obj._args = {}
+        obj._id = object_id
+        return obj
+
+    def _path(self) -> tuple[str | None, list[Object]]:
+        """The root id (``None`` for the API root) and the nodes from it to ``self``."""
+        nodes: list[Object] = []
+        node = self
+        while node._parent is not None:
+            nodes.append(node)
+            node = node._parent
+        nodes.reverse()
+        return node._id, nodes
+
+    def _query(self, field: str | None = None, args: dict[str, Input] | None = None) -> tuple[str | None, str]:
+        """The root id and the JSON chain of ``self``, plus one more selection if given."""
+        root, nodes = self._path()
+        chain = [_selection(n._field, n._args) for n in nodes]
+        if field is not None:
+            chain.append(_selection(field, args or {}))
+        return root, json.dumps(chain, separators=(",", ":"))
+
+    async def _evaluate(self, field: str, args: dict[str, Input]) -> object:
+        root, chain = self._query(field, args)
+        return json.loads(await connection().evaluate(chain, root))
+
+    async def _secret_id(self) -> str:
+        """The id of the secret ``self`` names, evaluating its chain if needed."""
+        if self._id is not None and self._parent is None:
+            return self._id
+        root, chain = self._query()
+        return _output_id(json.loads(await connection().evaluate(chain, root)), self._type_name)
+
+    async def _plaintext(self) -> str:
+        value = await connection().plaintext(await self._secret_id())
+        return value.decode("utf-8", "surrogateescape")
+
+    def __repr__(self) -> str:
+        root, nodes = self._path()
+        steps = [f"{n._field}({_repr_args(n._args)})" for n in nodes]
+        head = [f"id={root!r}"] if root is not None else []
+        return f"{self._type_name}({'.'.join(head + steps)})"
+
+
+def _repr_args(args: dict[str, Input]) -> str:
+    return ", ".join(f"{name}={value!r}" for name, value in args.items())
+
+
+def _selection(field: str, args: dict[str, Input]) -> dict[str, Any]:
+    if not args:
+        return {"field": field}
+    return {"field": field, "args": {name: _encode(value) for name, value in args.items()}}
+
+
+def _encode(value: Input) -> Any:
+    if isinstance(value, Object):
+        root, nodes = value._path()
+        if not nodes:
+            if root is None:
+                raise QueryError("the API root cannot be an argument")
+            return {"id": root}
+        if root is not None:
+            raise QueryError(f"{value._type_name} built on an object handle cannot be an argument yet")
+        return {"chain": [_selection(n._field, n._args) for n in nodes]}
+    if isinstance(value, (str, int, bool)) or value is None:
+        return value
+    return [_encode(item) for item in value]
+
+
+def in_str(value: object, name: str) -> str:
+    """Checks a String argument."""
+    if isinstance(value, str):
+        return value
+    raise TypeError(f"{name} must be a str, not {type(value).__name__}")
+
+
+def in_int(value: object, name: str) -> int:
+    """Checks an Int argument."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+
+
+def in_bool(value: object, name: str) -> bool:
+    """Checks a Boolean argument."""
+    if isinstance(value, bool):
+        return value
+    raise TypeError(f"{name} must be a bool, not {type(value).__name__}")
+
+
+def in_list(item: Callable[[object, str], T]) -> Callable[[object, str], list[T]]:
+    """Checks a list argument item by item (a str is not a list of str)."""
+
+    def check(value: object, name: str) -> list[T]:
+        if isinstance(value, (list, tuple)):
+            return [item(v, f"{name}[{i}]") for i, v in enumerate(value)]
+        raise TypeError(f"{name} must be a list, not {type(value).__name__}")
+
+    return check
+
+
+def in_object(cls: type[O]) -> Callable[[object, str], O]:
+    """Checks an object argument."""
+
+    def check(value: object, name: str) -> O:
+        if isinstance(value, cls):
+            return value
+        raise TypeError(f"{name} must be a {cls._type_name}, not {type(value).__name__}")
+
+    return check
+
+
+def out_str(value: object) -> str:
+    """A String result."""
+    if isinstance(value, str):
+        return value
+    raise QueryError(f"the session returned {type(value).__name__} for a String")
+
+
+def out_int(value: object) -> int:
+    """An Int result."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise QueryError(f"the session returned {type(value).__name__} for an Int")
+
+
+def out_bool(value: object) -> bool:
+    """A Boolean result."""
+    if isinstance(value, bool):
+        return value
+    raise QueryError(f"the session returned {type(value).__name__} for a Boolean")
+
+
+def out_list(item: Callable[[object], T]) -> Callable[[object], list[T]]:
+    """A list result."""
+
+    def convert(value: object) -> list[T]:
+        if isinstance(value, list):
+            return [item(v) for v in value]
+        raise QueryError(f"the session returned {type(value).__name__} for a list")
+
+    return convert
+
+
+def out_object(cls: type[O]) -> Callable[[object], O]:
+    """An object result: ``{"type": ..., "id": ...}``."""
+
+    def convert(value: object) -> O:
+        return cls._from_id(_output_id(value, cls._type_name))
+
+    return convert
+
+
+def _output_id(value: object, type_name: str) -> str:
+    if isinstance(value, dict) and value.get("type") == type_name:
+        object_id = value.get("id")
+        if isinstance(object_id, str):
+            return object_id
+    raise QueryError(f"the session did not return a {type_name}")
+
+
+def set_secret(cls: type[O], name: str, plaintext: str) -> O:
+    """A secret made in the session from a value; the value never enters a chain."""
+    return cls._from_id(connection().set_secret(name, plaintext.encode("utf-8", "surrogateescape")))
+
+
+_connection: _native.Connection | None = None
+_lock = threading.Lock()
+
+
+def connection() -> _native.Connection:
+    """The process's connection to its hush session, opened on first use.
+
+    Inside ``hush call`` it is the channel the CLI handed over (``HUSH_SESSION_FD``, removed
+    from the environment once read); otherwise a ``hush __session`` child started here.
+    """
+    global _connection
+    with _lock:
+        if _connection is None:
+            fd = os.environ.pop("HUSH_SESSION_FD", None)
+            hush_bin = os.environ.get("HUSH_BIN") or shutil.which("hush") or "hush"
+            _connection = _native.Connection.open(int(fd) if fd else None, hush_bin)
+            atexit.register(_connection.close)
+        return _connection
