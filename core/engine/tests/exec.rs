@@ -358,3 +358,30 @@ async fn auto_detection_picks_a_working_runtime() {
     // crun works on this host once cgroup2 is hidden in the private namespace.
     assert_eq!(executor.runtime_name().await.unwrap(), "crun");
 }
+
+#[tokio::test]
+async fn image_config_applies_and_can_be_overridden() {
+    let t = engine();
+    let ctr = Container::new().from("busybox-configured").unwrap();
+    let show = ["sh", "-c", "echo $FROM_IMAGE $PATH; pwd; id -u; id -g"];
+    let out = ctr
+        .with_exec(&show)
+        .unwrap()
+        .stdout(&t.engine)
+        .await
+        .unwrap();
+    assert_eq!(out, "yes /bin\n/tmp\n4242\n4343\n");
+    let out = ctr
+        .with_env_variable("FROM_IMAGE", "overridden")
+        .unwrap()
+        .with_workdir("/")
+        .unwrap()
+        .with_user("0")
+        .unwrap()
+        .with_exec(&show)
+        .unwrap()
+        .stdout(&t.engine)
+        .await
+        .unwrap();
+    assert_eq!(out, "overridden /bin\n/\n0\n0\n");
+}

@@ -1,6 +1,7 @@
-//! Test helper executable: `__shim` runs the engine's shim; `run STATE_ROOT ROOTFS` reads a
-//! secret from stdin and runs `sleep` with it as a secret variable and a mounted secret, so a
-//! test can SIGKILL this process mid-exec.
+//! Test helper executable: `__shim` runs the engine's shim; `run STATE_ROOT ROOTFS SECONDS`
+//! reads a secret from stdin and runs `sleep SECONDS` with it as a secret variable and a
+//! mounted secret, so a test can SIGKILL this process mid-exec. The shim is this executable
+//! unless `HUSH_SHIM_EXE` names another (e.g. the `hush` binary).
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -34,9 +35,11 @@ fn run(state_root: &str, rootfs: &str, seconds: &str) {
         .unwrap();
     runtime.block_on(async {
         let state = PathBuf::from(state_root);
-        let executor = LocalExecutor::new(state.join("x"), RuntimeChoice::from_env().unwrap())
-            .unwrap()
-            .with_shim_exe(std::env::current_exe().unwrap());
+        let mut executor =
+            LocalExecutor::new(state.join("x"), RuntimeChoice::from_env().unwrap()).unwrap();
+        if std::env::var_os("HUSH_SHIM_EXE").is_none() {
+            executor = executor.with_shim_exe(std::env::current_exe().unwrap());
+        }
         let engine = Engine::with_executor(
             std::sync::Arc::new(hush_scrub::Scrubber::new()),
             images,

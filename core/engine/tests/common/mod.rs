@@ -62,6 +62,15 @@ pub fn engine_with(choice: RuntimeChoice) -> TestEngine {
         busybox_rootfs().to_path_buf(),
         ImageConfig::default(),
     );
+    images.insert(
+        "busybox-configured",
+        busybox_rootfs().to_path_buf(),
+        ImageConfig {
+            env: vec!["FROM_IMAGE=yes".into(), "PATH=/bin".into()],
+            workdir: Some("/tmp".into()),
+            user: Some("4242:4343".into()),
+        },
+    );
     let executor = LocalExecutor::new(home.path().join("scratch"), choice)
         .unwrap()
         .with_shim_exe(PathBuf::from(TESTBIN));
