@@ -100,6 +100,8 @@ pub(crate) struct Index {
     long_gram_needles: usize,
     stride: usize,
     shortest: usize,
+    /// Bumped whenever a needle is added.
+    version: u64,
 }
 
 impl Index {
@@ -122,6 +124,7 @@ impl Index {
             long_gram_needles,
             stride: MAX_STRIDE,
             shortest: usize::MAX,
+            version: 0,
         }
     }
 
@@ -137,6 +140,11 @@ impl Index {
     /// The gram length `G` (8 or 4).
     pub(crate) fn gram_len(&self) -> usize {
         self.gram_len
+    }
+
+    /// Changes whenever a needle is added.
+    pub(crate) fn version(&self) -> u64 {
+        self.version
     }
 
     /// The sampling stride of the scanner (valid once a needle is registered).
@@ -204,6 +212,7 @@ impl Index {
         reserve_zeroizing(&mut self.arena, needle.len());
         self.arena.extend_from_slice(needle);
         self.spans.push((offset, len));
+        self.version += 1;
         self.shortest = self.shortest.min(needle.len());
         if self.gram_len == 8 && self.shortest < LONG_NEEDLE {
             self.regram(4);

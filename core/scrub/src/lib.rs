@@ -89,13 +89,15 @@
 //! `s + G - 2` positions. The scan has no loop-carried state, so it is not bound by one
 //! dependent table lookup per byte like a DFA (`aho-corasick`'s), and adding a secret is
 //! incremental: a few hash-table insertions per needle, no automaton to rebuild (the index is
-//! rebuilt at most twice, when `G` changes). Each write re-examines the held-back bytes, which
-//! is what lets a stream pick up secrets added mid-stream.
+//! rebuilt at most twice, when `G` changes). A stream remembers the live prefixes in its
+//! held-back bytes and only extends them with the next write, so a long secret arriving in
+//! small writes costs linear time; after secrets were added it looks the held-back bytes up
+//! again once, which is how it picks up secrets added mid-stream.
 //!
 //! Costs to know: a needle shorter than 19 bytes lowers the stride for all (a 4-byte secret
-//! makes it 1); a write costs `O(held-back bytes)` on top of its own length, so a secret of
-//! `n` bytes trickling in one byte per write costs `O(n^2)`; memory is about 350 bytes per
-//! needle (a 30-byte token has 6 to 9 needles), e.g. 22 MiB for 10,000 such secrets.
+//! makes it 1); a needle that repeats itself with a short period (`abab...`) keeps one live
+//! prefix per period while it is being printed; memory is about 450 bytes per needle (a
+//! 30-byte token has 6 to 9 needles), 25 MiB for 10,000 such secrets.
 //!
 //! The scrubber's own memory is zeroized on drop and whenever one of its buffers grows
 //! (`zeroize`): the needle bytes, the gram table and bitmap, the short-prefix set, the

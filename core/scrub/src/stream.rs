@@ -18,16 +18,25 @@ use crate::{Shared, REPLACEMENT};
 /// are zeroized when they are released and when the stream is dropped.
 pub struct ScrubStream {
     shared: Arc<Shared>,
-    /// The window start `E` onwards: bytes that a needle occurrence may still start in.
+    /// `held[skip..]`: the bytes from the window start `E` on, the only ones an occurrence may
+    /// still start in. (`held[..skip]` is released; it is dropped when it grows large.)
     held: Vec<u8>,
-    /// `held[..carry]` is known to be covered by an occurrence.
-    carry: usize,
-    /// `held[..done]` has already been emitted (`done <= carry`).
+    skip: usize,
+    /// Covered ranges within `held` (sorted, merged).
+    covered: Vec<(usize, usize)>,
+    /// `held[..done]` has already been emitted (all covered).
     done: usize,
     /// Whether the last emitted byte was covered (so a continuing run emits nothing).
     in_run: bool,
-    /// Covered ranges found in the current window (scratch).
+    /// Every `(start, needle)` such that `held[start..]` is a proper prefix of the needle, for
+    /// the starts below `fresh`, as of index version `version`.
+    live: Vec<(usize, u32)>,
+    /// Starts from here on were not enumerated into `live`.
+    fresh: usize,
+    version: u64,
+    /// Scratch: covered ranges and live prefixes of the current window.
     ranges: Vec<(usize, usize)>,
+    next: Vec<(usize, u32)>,
 }
 
 impl ScrubStream {
@@ -35,10 +44,15 @@ impl ScrubStream {
         ScrubStream {
             shared,
             held: Vec::new(),
-            carry: 0,
+            skip: 0,
+            covered: Vec::new(),
             done: 0,
             in_run: false,
+            live: Vec::new(),
+            fresh: 0,
+            version: 0,
             ranges: Vec::new(),
+            next: Vec::new(),
         }
     }
 
@@ -62,7 +76,7 @@ impl ScrubStream {
 
     /// Number of bytes currently held back.
     pub fn held_back(&self) -> usize {
-        self.held.len() - self.done
+        self.held.len() - self.skip - self.done
     }
 
     fn process(&mut self, index: &Index, input: &[u8], out: &mut Vec<u8>, eof: bool) {
@@ -85,21 +99,38 @@ impl ScrubStream {
         eof: bool,
     ) {
         let win = Win {
-            h: &self.held,
+            h: &self.held[self.skip..],
             i: input,
         };
-        let len = win.len();
+        let (h_len, len) = (win.h.len(), win.len());
         let ranges = &mut self.ranges;
         ranges.clear();
-        if self.carry > 0 {
-            ranges.push((0, self.carry));
-        }
-        // Smallest window position where a live prefix starts (`len`: none).
-        let mut live = len;
+        ranges.extend_from_slice(&self.covered);
+        let next = &mut self.next;
+        next.clear();
         let track = !eof;
+        // Live prefixes shorter than this are not enumerated by the sampled scan.
+        let unlisted = index.stride() + G - 2;
 
-        // 1. Occurrences and live prefixes starting in the held bytes, position by position.
-        for p in 0..win.h.len() {
+        // 1. Occurrences and live prefixes starting in the held bytes: extend the ones known
+        //    from the last write, look up the starts it did not enumerate (all of them if
+        //    needles were added since).
+        let mut from = 0;
+        if self.version == index.version() {
+            from = self.fresh;
+            for &(p, id) in &self.live {
+                let needle = index.needle(id);
+                let rest = &needle[h_len - p..];
+                if rest.len() <= input.len() {
+                    if input[..rest.len()] == *rest {
+                        push_range(ranges, p, p + needle.len());
+                    }
+                } else if track && rest[..input.len()] == *input {
+                    next.push((p, id));
+                }
+            }
+        }
+        for p in from..h_len {
             let avail = len - p;
             if avail < G {
                 break;
@@ -117,28 +148,30 @@ impl ScrubStream {
                     if win.eq_at(p, needle) {
                         push_range(ranges, p, p + needle.len());
                     }
-                } else if track && p < live && win.eq_at(p, &needle[..avail]) {
-                    live = p;
+                } else if track && win.eq_at(p, &needle[..avail]) {
+                    next.push((p, id));
                 }
             }
         }
 
-        // 2. Occurrences (and long live prefixes) starting in the input, sampled by stride.
-        scan::<G>(index, input, win.h.len(), track, ranges, &mut live);
+        // 2. Occurrences and long live prefixes starting in the input, sampled by stride.
+        scan::<G>(index, input, h_len, track, ranges, next);
 
-        // 3. Live prefixes too short for the sampled scan to see.
+        // 3. The earliest live prefix: the earliest listed one, or a short one at the end.
+        let mut start = next.iter().map(|&(p, _)| p).min().unwrap_or(len);
         if track {
-            let longest = (index.stride() + G - 2).min(len);
-            for l in (1..=longest).rev() {
+            for l in (1..=unlisted.min(len)).rev() {
                 let p = len - l;
-                if p >= live {
+                if p >= start {
                     break;
                 }
                 if is_live_prefix::<G>(index, &win, p) {
-                    live = p;
+                    start = p;
                     break;
                 }
             }
+        } else {
+            start = len;
         }
 
         // Coverage is the union of the ranges; a maximal covered run is emitted as one `***`.
@@ -157,7 +190,6 @@ impl ScrubStream {
 
         // Release everything before the earliest live prefix, plus the covered run that starts
         // there (its bytes are covered whatever comes next).
-        let start = live;
         let release = ranges
             .iter()
             .find(|&&(a, b)| a <= start && start < b)
@@ -185,19 +217,41 @@ impl ScrubStream {
             self.in_run = false;
         }
 
-        // The new window starts at the live prefix.
-        let h_len = win.h.len();
-        self.carry = release - start;
+        // The new window starts at the earliest live prefix.
         self.done = release - start;
+        self.covered.clear();
+        self.covered.extend(
+            ranges
+                .iter()
+                .filter(|&&(_, b)| b > start)
+                .map(|&(a, b)| (a.max(start) - start, b - start)),
+        );
+        let fresh = len.saturating_sub(unlisted).max(start);
+        next.sort_unstable();
+        next.dedup();
+        self.live.clear();
+        self.live.extend(
+            next.iter()
+                .filter(|&&(p, _)| p < fresh)
+                .map(|&(p, id)| (p - start, id)),
+        );
+        self.fresh = fresh - start;
+        self.version = index.version();
         if start >= h_len {
             self.held.zeroize();
+            self.skip = 0;
             reserve_zeroizing(&mut self.held, len - start);
             self.held.extend_from_slice(&input[start - h_len..]);
         } else {
-            let keep = h_len - start;
-            self.held.copy_within(start.., 0);
-            self.held[keep..].zeroize();
-            self.held.truncate(keep);
+            self.skip += start;
+            if self.skip > self.held.len() / 2 {
+                // Drop the released bytes (amortized: at most as many as are kept).
+                let keep = self.held.len() - self.skip;
+                self.held.copy_within(self.skip.., 0);
+                self.held[keep..].zeroize();
+                self.held.truncate(keep);
+                self.skip = 0;
+            }
             reserve_zeroizing(&mut self.held, input.len());
             self.held.extend_from_slice(input);
         }
@@ -231,9 +285,9 @@ fn push_range(ranges: &mut Vec<(usize, usize)>, a: usize, b: usize) {
     ranges.push((a, b));
 }
 
-/// Finds the occurrences that start in `input` and end inside it, and (when `track`) lowers
-/// `live` to the start of the earliest live prefix found. `base` is the window position of
-/// `input[0]`.
+/// Finds the occurrences that start in `input` and end inside it, and (when `track`) the live
+/// prefixes starting there that are long enough to contain a sampled position (see below).
+/// `base` is the window position of `input[0]`.
 ///
 /// Only every `stride`-th position is looked up: an occurrence of a needle of length
 /// `>= stride + G - 1` contains such a position at an offset below `stride`, and the index
@@ -244,7 +298,7 @@ fn scan<const G: usize>(
     base: usize,
     track: bool,
     ranges: &mut Vec<(usize, usize)>,
-    live: &mut usize,
+    live: &mut Vec<(usize, u32)>,
 ) {
     if input.len() < G {
         return;
@@ -272,7 +326,7 @@ fn candidates(
     base: usize,
     track: bool,
     ranges: &mut Vec<(usize, usize)>,
-    live: &mut usize,
+    live: &mut Vec<(usize, u32)>,
 ) {
     for (id, j) in index.entries(k) {
         // An occurrence starting before the input starts in the held bytes: found there.
@@ -285,8 +339,8 @@ fn candidates(
             if input[start..end] == *needle {
                 push_range(ranges, base + start, base + end);
             }
-        } else if track && base + start < *live && input[start..] == needle[..input.len() - start] {
-            *live = base + start;
+        } else if track && input[start..] == needle[..input.len() - start] {
+            live.push((base + start, id));
         }
     }
 }
