@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 HUSH := target/release/hush
 
-.PHONY: setup build demo test lint bench
+.PHONY: setup build demo test lint bench test-python
 
 setup:
 	@scripts/setup.sh
@@ -18,8 +18,23 @@ lint:
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
-test: setup lint
+test: setup lint test-python
 	$(CARGO) test --workspace
+
+# The Python SDK: a fresh venv under target/, the package built by pip through maturin, ruff,
+# mypy --strict on the SDK, the examples and the tests, then pytest against a debug hush.
+PY_VENV := target/py-venv
+PY_TARGET := $${CARGO_TARGET_DIR:-target}
+test-python: setup
+	$(CARGO) build --bin hush
+	rm -rf $(PY_VENV) && python3 -m venv $(PY_VENV)
+	$(PY_VENV)/bin/pip install -q ./sdk-python pytest mypy ruff pytest-benchmark
+	$(PY_VENV)/bin/ruff check sdk-python tests/python examples/python
+	$(PY_VENV)/bin/ruff format --check sdk-python tests/python examples/python
+	$(PY_VENV)/bin/mypy --strict sdk-python/hush
+	for d in examples/python/*/src; do (cd $$d && ../../../../$(PY_VENV)/bin/mypy --strict main.py) || exit 1; done
+	cd tests/python && ../../$(PY_VENV)/bin/mypy --strict .
+	HUSH_BIN=$(PY_TARGET)/debug/hush $(PY_VENV)/bin/pytest -q -p no:cacheprovider tests/python
 
 bench: setup
 	@scripts/bench.sh

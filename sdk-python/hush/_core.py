@@ -13,7 +13,8 @@ import json
 import os
 import shutil
 import threading
-from typing import Any, Callable, Sequence, TypeVar, Union
+from collections.abc import Sequence
+from typing import Any, Callable, TypeVar, Union
 
 from . import _native
 from ._errors import QueryError
@@ -28,7 +29,7 @@ O = TypeVar("O", bound="Object")
 class Object:
     """An object of the API: a chain of selections from the root, or an id the session gave."""
 
-    __slots__ = ("_parent", "_field", "_args", "_id")
+    __slots__ = ("_args", "_field", "_id", "_parent")
     _type_name = "Object"
 
     def __init__(self, parent: Object | None, field: str, args: dict[str, Input]) -> None:
@@ -38,7 +39,7 @@ class Object:
         self._id: str | None = None
 
     @classmethod
-    def _from_id(cls: type[O], object_id: str) -> O:
+    def _from_id(cls: type[O], object_id: str) -> O:  # noqa: PYI019 (typing.Self needs 3.11)
         obj = cls.__new__(cls)
         obj._parent = None
         obj._field = ""

@@ -6,12 +6,12 @@ from __future__ import annotations
 from . import _core
 
 __all__ = [
-    "Query",
     "Container",
     "Directory",
     "File",
-    "Secret",
     "Host",
+    "Query",
+    "Secret",
 ]
 
 
@@ -233,7 +233,8 @@ class Container(_core.Object):
     async def sync(self) -> Container:
         """Evaluates the container and returns it; fails if an exec failed."""
         _a: dict[str, _core.Input] = {}
-        return _core.out_object(Container)(await self._evaluate("sync", _a))
+        await self._evaluate("sync", _a)
+        return Container(self, "sync", _a)
 
 
 class Directory(_core.Object):

@@ -9,7 +9,6 @@ result. Everything it prints is scrubbed by the CLI.
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import json
 import sys
@@ -178,9 +177,10 @@ def main(argv: list[str]) -> int:
     if len(argv) != 3:
         print("usage: python -m hush SOURCE OBJECT", file=sys.stderr)
         return 2
-    source, wanted = argv[1], argv[2]
     import importlib.util
     import os
+
+    source, wanted = argv[1], argv[2]
 
     sys.path.insert(0, os.path.dirname(os.path.abspath(source)))
     spec = importlib.util.spec_from_file_location("__hush_module__", source)
@@ -196,6 +196,8 @@ def main(argv: list[str]) -> int:
     call_json = connection.module_describe(json.dumps(description))
     if call_json is None:
         return 0
+    import asyncio
+
     output = asyncio.run(_call(cls, json.loads(call_json), description))
     connection.module_return(json.dumps(output))
     return 0

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::process::{ExitStatus, Stdio};
 use std::sync::Arc;
 
 use clap::Args;
@@ -67,7 +67,12 @@ pub async fn functions(args: FunctionsArgs, session: Arc<Session>) -> Result<u8,
     let mut run = ModuleRun::start(&args.module, &session, &BTreeSet::new()).await?;
     let module = run.describe().await?;
     run.answer(Value::Null).await?;
-    run.finish(&server, None).await?;
+    let status = run.finish(&server, None).await?;
+    if !status.success() {
+        return Err(Failure::Work(format!(
+            "the module process failed ({status})"
+        )));
+    }
     print!("{}", module.listing());
     Ok(0)
 }
@@ -98,13 +103,16 @@ pub async fn call(args: CallArgs, session: Arc<Session>) -> Result<u8, Failure> 
     };
     run.answer(json!({"function": name, "args": args})).await?;
     let mut returned = None;
-    run.finish(&server, Some(&mut returned)).await?;
-    let value = returned.ok_or_else(|| {
-        Failure::Work(format!(
-            "{} failed (see its output above)",
-            super::describe::kebab(&name)
-        ))
-    })?;
+    let status = run.finish(&server, Some(&mut returned)).await?;
+    let value = match returned {
+        Some(value) if status.success() => value,
+        _ => {
+            return Err(Failure::Work(format!(
+                "{} failed ({status}); its output is above",
+                super::describe::kebab(&name)
+            )))
+        }
+    };
     let text = session.scrub_text(&render(&server, &value));
     print!("{text}");
     if !text.is_empty() && !text.ends_with('\n') {
@@ -329,7 +337,7 @@ impl ModuleRun {
         mut self,
         server: &SessionServer,
         returned: Option<&mut Option<Value>>,
-    ) -> Result<(), Failure> {
+    ) -> Result<ExitStatus, Failure> {
         let served = server.serve(&mut self.stream, returned).await;
         drop(self.stream);
         let status = self
@@ -341,12 +349,7 @@ impl ModuleRun {
             let _ = relay.await;
         }
         served.map_err(|e| Failure::Work(format!("the module channel failed: {e}")))?;
-        if !status.success() {
-            return Err(Failure::Work(format!(
-                "the module process failed ({status})"
-            )));
-        }
-        Ok(())
+        Ok(status)
     }
 }
 

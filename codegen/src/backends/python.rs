@@ -15,6 +15,8 @@ const LANG: Lang = Lang::Python;
 #[template(path = "python/client.py.j2", escape = "none")]
 struct ClientTemplate {
     doc: String,
+    /// `__all__`, sorted.
+    exported: Vec<String>,
     objects: Vec<PyObject>,
 }
 
@@ -47,9 +49,13 @@ struct PyMethod {
 
 /// Renders the Python client.
 pub fn generate(ir: &Ir) -> Result<Vec<GeneratedFile>, CodegenError> {
+    let objects: Vec<PyObject> = ir.objects.iter().map(object).collect();
+    let mut exported: Vec<String> = objects.iter().map(|o| o.name.clone()).collect();
+    exported.sort();
     let template = ClientTemplate {
         doc: docstring(&ir.doc),
-        objects: ir.objects.iter().map(object).collect(),
+        exported,
+        objects,
     };
     let mut contents = template.render()?;
     if !contents.ends_with('\n') {

@@ -1,0 +1,187 @@
+"""The generated client: chain building, argument checks and conversion, types, errors, and
+evaluation against a real session (a `hush __session` child of this process)."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import typing
+
+import hush
+import pytest
+from hush import Container, Secret, dag
+
+
+def chain(
+    obj: hush.Query | Container | Secret, field: str | None = None
+) -> list[dict[str, object]]:
+    root, text = obj._query(field)
+    assert root is None
+    value: list[dict[str, object]] = json.loads(text)
+    return value
+
+
+def test_chain_is_built_in_python_and_serializes_to_the_query_protocol() -> None:
+    token = dag.secret("env://TOKEN", cache_key="k")
+    ctr = (
+        dag.container()
+        .from_("busybox")
+        .with_secret_variable("TOKEN", token)
+        .with_exec(["sh", "-c", "echo $TOKEN"])
+    )
+    assert chain(ctr, "stdout") == [
+        {"field": "container"},
+        {"field": "from", "args": {"address": "busybox"}},
+        {
+            "field": "with_secret_variable",
+            "args": {
+                "name": "TOKEN",
+                "secret": {
+                    "chain": [
+                        {
+                            "field": "secret",
+                            "args": {"uri": "env://TOKEN", "cache_key": "k"},
+                        }
+                    ]
+                },
+            },
+        },
+        {"field": "with_exec", "args": {"args": ["sh", "-c", "echo $TOKEN"]}},
+        {"field": "stdout"},
+    ]
+
+
+def test_each_call_returns_a_new_object_and_leaves_its_parent_alone() -> None:
+    base = dag.container().from_("busybox")
+    a = base.with_env_variable("A", "1")
+    b = base.with_env_variable("B", "2")
+    assert a is not base and b is not a
+    assert chain(base) == [
+        {"field": "container"},
+        {"field": "from", "args": {"address": "busybox"}},
+    ]
+    assert chain(a)[-1] == {
+        "field": "with_env_variable",
+        "args": {"name": "A", "value": "1"},
+    }
+    assert chain(b)[-1] == {
+        "field": "with_env_variable",
+        "args": {"name": "B", "value": "2"},
+    }
+    with pytest.raises(AttributeError):
+        base.extra = 1  # type: ignore[attr-defined]
+
+
+def test_optional_arguments_are_keyword_only_with_defaults() -> None:
+    sig = inspect.signature(Container.with_mounted_secret)
+    assert sig.parameters["owner"].kind is inspect.Parameter.KEYWORD_ONLY
+    assert sig.parameters["mode"].default == 0o400
+    s = dag.secret("env://X")
+    with pytest.raises(TypeError):
+        dag.container().with_mounted_secret("/s", s, "root")  # type: ignore[call-arg]
+    mounted = dag.container().with_mounted_secret("/s", s, owner="1000")
+    assert chain(mounted)[-1]["args"] == {
+        "path": "/s",
+        "source": {"chain": [{"field": "secret", "args": {"uri": "env://X"}}]},
+        "owner": "1000",
+        "mode": 256,
+    }
+    # Left-out optional arguments without a default are not sent.
+    assert chain(dag.secret("env://X")) == [
+        {"field": "secret", "args": {"uri": "env://X"}}
+    ]
+
+
+def test_arguments_are_checked_by_type_without_echoing_values() -> None:
+    with pytest.raises(TypeError, match="address must be a str, not int"):
+        dag.container().from_(3)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"args\[1\] must be a str"):
+        dag.container().with_exec(["sh", 1])  # type: ignore[list-item]
+    with pytest.raises(TypeError, match="args must be a list, not str"):
+        dag.container().with_exec("echo hi")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="mode must be an int, not bool"):
+        dag.container().with_mounted_secret("/s", dag.secret("env://X"), mode=True)
+    with pytest.raises(TypeError, match="secret must be a Secret, not str"):
+        dag.container().with_secret_variable("T", "hunter2-value")  # type: ignore[arg-type]
+    with pytest.raises(TypeError) as info:
+        dag.set_secret("n", 12345678)  # type: ignore[arg-type]
+    assert "12345678" not in str(info.value)
+
+
+def test_python_names_and_type_hints() -> None:
+    assert hasattr(Container, "from_") and not hasattr(Container, "from")
+    hints = typing.get_type_hints(Container.with_secret_variable)
+    assert hints == {"name": str, "secret": Secret, "return": Container}
+    assert typing.get_type_hints(Container.with_exec)["args"] == list[str]
+    assert inspect.iscoroutinefunction(Container.stdout)
+    assert inspect.iscoroutinefunction(Secret.plaintext)
+    assert not inspect.iscoroutinefunction(hush.Query.set_secret)
+    assert (
+        Container.with_exec.__doc__ and "Runs a command" in Container.with_exec.__doc__
+    )
+
+
+def test_error_classes_share_one_base() -> None:
+    for name in [
+        "InvalidUriError",
+        "NotFoundError",
+        "PermissionDeniedError",
+        "UnreachableError",
+        "SecretTimeoutError",
+        "TooLargeError",
+        "ProviderError",
+        "QueryError",
+        "EngineError",
+        "ExecError",
+        "SessionError",
+    ]:
+        assert issubclass(getattr(hush, name), hush.HushError)
+    assert hush.ExecError("x", 3).exit_code == 3
+
+
+def test_secrets_resolve_and_read_only_through_plaintext() -> None:
+    async def main() -> None:
+        token = dag.secret("env://HUSH_SDK_TEST_TOKEN")
+        assert await token.name() == "env://HUSH_SDK_TEST_TOKEN"
+        assert await token.plaintext() == "sdk-token-value-1"
+        made = dag.set_secret("made", "made-value-22")
+        assert "made-value-22" not in repr(made)
+        assert await made.name() == "made"
+        assert await made.plaintext() == "made-value-22"
+
+    asyncio.run(main())
+
+
+def test_typed_errors_from_the_session() -> None:
+    async def main() -> None:
+        with pytest.raises(hush.NotFoundError, match="HUSH_SDK_TEST_MISSING"):
+            await dag.secret("env://HUSH_SDK_TEST_MISSING").plaintext()
+        with pytest.raises(hush.InvalidUriError):
+            await dag.secret("nope://x").plaintext()
+        with pytest.raises(hush.ExecError) as info:
+            await (
+                dag.container()
+                .from_("busybox")
+                .with_exec(["sh", "-c", "exit 3"])
+                .sync()
+            )
+        assert info.value.exit_code == 3
+
+    asyncio.run(main())
+
+
+def test_containers_run_with_scrubbed_output() -> None:
+    async def main() -> None:
+        ctr = (
+            dag.container()
+            .from_("busybox")
+            .with_secret_variable("MY_SECRET", dag.secret("env://HUSH_SDK_TEST_EXEC"))
+            .with_exec(["sh", "-c", "echo this is the secret: $MY_SECRET"])
+        )
+        synced = await ctr.sync()
+        assert isinstance(synced, Container)
+        assert await synced.stdout() == "this is the secret: ***\n"
+        assert await ctr.exit_code() == 0
+
+    asyncio.run(main())
