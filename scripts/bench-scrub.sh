@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Scrubber benchmarks (SPEC section 10): hush-scrub vs a bare aho-corasick search vs memcpy,
 # on both data sets of shared/bench/gen_scrub_data.py at 1, 100, 1,000 and 10,000 secrets,
-# measured side by side in one run; then a table of the figures and the machine.
+# measured side by side in one run (thread CPU time, see core/scrub/benches/scrub.rs); then a
+# table of the figures and the machine.
 #
 # usage: scripts/bench-scrub.sh [criterion arguments, e.g. a filter like 'scrub/log']
 # Data: $HUSH_SCRUB_BENCH_DATA, default <target dir>/bench-data (generated when missing).
@@ -27,8 +28,9 @@ def mbps(kind, n, impl):
 
 lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
 model = next((l.split(":", 1)[1].strip() for l in lscpu.splitlines() if l.startswith("Model name")), "?")
-print(f"\nmachine: {model}, {os.cpu_count()} cores; one core per benchmark")
-print("\n| data set | secrets | hush-scrub (MB/s) | bare aho-corasick (MB/s) | memcpy (MB/s) | hush / aho-corasick |")
+load = open("/proc/loadavg").read().split()[:3]
+print(f"\nmachine: {model}, {os.cpu_count()} cores; one core per benchmark; load average at the end: {' '.join(load)}")
+print("\n| data set | secrets | hush-scrub (MB/s) | bare aho-corasick (MB/s) | memcpy (MB/s) | hush-scrub / aho-corasick |")
 print("|---|---:|---:|---:|---:|---:|")
 for kind in ("adversarial", "log"):
     for n in (1, 100, 1000, 10000):
