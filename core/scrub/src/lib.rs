@@ -59,8 +59,9 @@
 //! writes.
 //!
 //! Secrets added while a stream is open apply to it from its next write on: every occurrence
-//! that starts at or after the first byte the stream still held back at that point is scrubbed
-//! (bytes already released cannot be taken back). Formally, each write `w` has a window start
+//! that starts at or after the stream's window start at that point is scrubbed, the window
+//! start being the earliest byte that could still begin a needle (bytes before it are
+//! released and cannot be taken back). Formally, each write `w` has a window start
 //! `E_w` (`E_0 = 0`): the smallest `p >= E_{w-1}` such that the bytes from `p` to the end of
 //! the data written so far are a proper prefix of a needle known at write `w` (or the end of
 //! that data if there is none). An occurrence of a needle counts if it starts at or after
