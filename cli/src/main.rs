@@ -1,5 +1,6 @@
 //! The `hush` command-line interface.
 
+mod core_chain;
 mod exit;
 mod image;
 mod module;
@@ -25,6 +26,8 @@ enum Command {
     Secret(secret::SecretCommand),
     /// Run a host command with secrets injected and its output scrubbed.
     Run(run::RunArgs),
+    /// Evaluate an API chain, e.g. `hush core container from --address=busybox with-exec --args=ls stdout`.
+    Core(core_chain::CoreArgs),
     /// Manage the local image store.
     #[command(subcommand)]
     Image(image::ImageCommand),
@@ -55,6 +58,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Secret(cmd) => secret::run(cmd, &session).await.map(|()| 0),
             Command::Run(args) => run::run(args, session.clone()).await,
+            Command::Core(args) => core_chain::run(args, session.clone()).await,
             Command::Image(cmd) => image::run(cmd).map(|()| 0),
             Command::Init(args) => module::init::run(args),
             Command::Functions(args) => module::call::functions(args, session.clone()).await,

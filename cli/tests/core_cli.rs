@@ -1,0 +1,216 @@
+//! `hush core`: the API chain on the command line, on a real OCI runtime, with a busybox image
+//! built from Debian's busybox-static by `scripts/busybox-rootfs.sh`.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+
+const SECRET: &str = "core-cli-secret-Vw27";
+
+/// A HUSH_HOME with the busybox image imported, shared by the tests of this file.
+fn home() -> &'static Path {
+    static HOME: OnceLock<tempfile::TempDir> = OnceLock::new();
+    HOME.get_or_init(|| {
+        let home = tempfile::tempdir().unwrap();
+        let tarball = home.path().join("busybox.tar.gz");
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/busybox-rootfs.sh");
+        assert!(Command::new(script)
+            .arg(&tarball)
+            .status()
+            .unwrap()
+            .success());
+        let out = Command::new(env!("CARGO_BIN_EXE_hush"))
+            .args(["image", "import", "--tag", "busybox"])
+            .arg(&tarball)
+            .env("HUSH_HOME", home.path())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        home
+    })
+    .path()
+}
+
+fn hush(home: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_hush"));
+    cmd.args(args).env("HUSH_HOME", home).stdin(Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("hush runs")
+}
+
+fn core(args: &[&str]) -> Output {
+    let mut all = vec!["core"];
+    all.extend_from_slice(args);
+    hush(home(), &all, &[("CORE_CLI_TOKEN", SECRET)])
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn seed_example_prints_the_secret_scrubbed() {
+    let out = core(&[
+        "container",
+        "from",
+        "--address=busybox",
+        "with-secret-variable",
+        "--name=MY_SECRET",
+        "--secret=env://CORE_CLI_TOKEN",
+        "with-exec",
+        "--args=sh,-c,echo this is the secret: $MY_SECRET",
+        "stdout",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "this is the secret: ***\n");
+}
+
+#[test]
+fn the_process_sees_the_real_value() {
+    let out = core(&[
+        "container",
+        "from",
+        "--address=busybox",
+        "with-secret-variable",
+        "--name=S",
+        "--secret=env://CORE_CLI_TOKEN",
+        "with-exec",
+        "--args=sh,-c,printf %s \"$S\" | wc -c; printf %s \"$S\" | sha256sum",
+        "stdout",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let expected = Command::new("sh")
+        .args(["-c", "printf %s \"$S\" | sha256sum"])
+        .env("S", SECRET)
+        .output()
+        .unwrap();
+    assert_eq!(
+        text(&out.stdout),
+        format!("{}\n{}", SECRET.len(), text(&expected.stdout))
+    );
+}
+
+#[test]
+fn mounted_secret_owner_and_mode_through_the_chain() {
+    let out = core(&[
+        "container",
+        "from",
+        "--address=busybox",
+        "with-mounted-secret",
+        "--path=/run/secrets/token",
+        "--source=env://CORE_CLI_TOKEN",
+        "--owner=ci",
+        "--mode=0o440",
+        "with-exec",
+        "--args=sh,-c,stat -c %u:%g:%a /run/secrets/token; cat /run/secrets/token",
+        "stdout",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "1000:1000:440\n***");
+}
+
+#[test]
+fn files_directories_and_exit_codes() {
+    let out = core(&[
+        "container",
+        "from",
+        "--address=busybox",
+        "with-new-file",
+        "--path=/work/a.txt",
+        "--contents=hello",
+        "with-exec",
+        "--args=sh,-c,echo $CORE > /work/b.txt",
+        "directory",
+        "--path=/work",
+        "entries",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "a.txt\nb.txt\n");
+    let out = core(&[
+        "container",
+        "from",
+        "--address=busybox",
+        "with-exec",
+        "--args=sh,-c,exit 3",
+        "exit-code",
+    ]);
+    assert_eq!(text(&out.stdout), "3\n");
+}
+
+#[test]
+fn a_failing_exec_is_a_work_error_with_scrubbed_stderr() {
+    let out = core(&[
+        "container",
+        "from",
+        "--address=busybox",
+        "with-secret-variable",
+        "--name=S",
+        "--secret=env://CORE_CLI_TOKEN",
+        "with-exec",
+        "--args=sh,-c,echo bad $S >&2; exit 4",
+        "stdout",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("exited with code 4"), "{stderr}");
+    assert!(stderr.contains("bad ***"), "{stderr}");
+    assert!(!stderr.contains(SECRET), "{stderr}");
+}
+
+#[test]
+fn bad_chains_are_usage_errors_and_missing_images_work_errors() {
+    let out = core(&["container", "frm", "--address=busybox", "stdout"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("Container has no field \"frm\""));
+    let out = core(&[
+        "container",
+        "from",
+        "--address=busybox",
+        "with-mounted-secret",
+        "--path=relative/path",
+        "--source=env://CORE_CLI_TOKEN",
+        "sync",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("\"relative/path\" must be an absolute path"));
+    let out = core(&[
+        "container",
+        "from",
+        "--address=no-such-image",
+        "with-exec",
+        "--args=true",
+        "stdout",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("no-such-image"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = core(&["secret", "--uri=env://CORE_CLI_UNSET", "name"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("\"CORE_CLI_UNSET\" is not set"));
+}
+
+#[test]
+fn help_and_secret_results_never_show_plaintext() {
+    let out = core(&["container", "with-mounted-secret", "--help"]);
+    assert!(out.status.success());
+    assert!(text(&out.stdout).contains("--owner String"));
+    let out = core(&["secret", "--uri=env://CORE_CLI_TOKEN", "plaintext"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "***",
+        "every byte hush shows is scrubbed"
+    );
+    let out = core(&[
+        "set-secret",
+        "--name=gh",
+        "--plaintext=set-secret-value-1",
+        "name",
+    ]);
+    assert_eq!(text(&out.stdout), "gh");
+}

@@ -1,0 +1,147 @@
+//! A client of the core: one session, one engine, and the objects handed out by id.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+use hush_api::query::{Input, Output, Selection};
+use hush_api::Api;
+use hush_engine::{Container, Directory, Engine, File};
+use hush_image::ImageStore;
+use hush_secrets::Secret;
+use hush_session::Session;
+
+use crate::error::QueryError;
+
+/// A value met while walking a chain.
+#[derive(Clone, Debug)]
+pub enum Object {
+    /// The root.
+    Query,
+    /// The host running hush.
+    Host,
+    /// A container.
+    Container(Container),
+    /// A directory.
+    Directory(Directory),
+    /// A file.
+    File(File),
+    /// A secret.
+    Secret(Secret),
+}
+
+impl Object {
+    /// The API type name.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Self::Query => "Query",
+            Self::Host => "Host",
+            Self::Container(_) => "Container",
+            Self::Directory(_) => "Directory",
+            Self::File(_) => "File",
+            Self::Secret(_) => "Secret",
+        }
+    }
+}
+
+/// Evaluates query chains for one session.
+pub struct Client {
+    session: Arc<Session>,
+    engine: Engine,
+    empty_dir: std::path::PathBuf,
+    objects: Mutex<HashMap<String, Object>>,
+}
+
+impl Client {
+    /// A client over `session`, with the local image store under the session's home.
+    pub fn new(session: Arc<Session>) -> Result<Self, QueryError> {
+        let images = ImageStore::open(&session.home().join("images"))?;
+        let engine = Engine::with_images(
+            session.scrubber().clone(),
+            Arc::new(images),
+            session.home().join("engine"),
+        )?;
+        let empty_dir = session.home().join("empty");
+        hush_secrets::ensure_private_dir(&empty_dir).map_err(|source| {
+            QueryError::Engine(hush_engine::EngineError::Io {
+                context: format!("create {}", empty_dir.display()),
+                source,
+            })
+        })?;
+        Ok(Self {
+            session,
+            engine,
+            empty_dir,
+            objects: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The session.
+    pub fn session(&self) -> &Arc<Session> {
+        &self.session
+    }
+
+    /// The engine.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Evaluates a chain. A chain that ends on an object returns the object's id, which later
+    /// chains can pass as `{"id": ...}`. Strings are scrubbed, except sensitive fields.
+    pub async fn evaluate(&self, chain: &[Selection]) -> Result<Output, QueryError> {
+        self.evaluate_from(Object::Query, chain).await
+    }
+
+    /// Evaluates a chain starting at `root` (e.g. an object looked up by [`Client::object`]).
+    pub async fn evaluate_from(
+        &self,
+        root: Object,
+        chain: &[Selection],
+    ) -> Result<Output, QueryError> {
+        match crate::evaluate::walk(self, root, chain).await? {
+            crate::evaluate::Value::Object(object) => Ok(self.hand_out(object)),
+            crate::evaluate::Value::Output(output) => Ok(output),
+        }
+    }
+
+    /// The object with this id.
+    pub fn object(&self, id: &str) -> Result<Object, QueryError> {
+        self.objects
+            .lock()
+            .unwrap()
+            .get(id)
+            .cloned()
+            .ok_or_else(|| QueryError::Invalid(format!("no object has id {id:?}")))
+    }
+
+    /// Registers an object and returns its id and type.
+    pub fn hand_out(&self, object: Object) -> Output {
+        let mut objects = self.objects.lock().unwrap();
+        let id = format!(
+            "{}:{}",
+            object.type_name().to_lowercase(),
+            objects.len() + 1
+        );
+        let ty = object.type_name().to_owned();
+        objects.insert(id.clone(), object);
+        Output::Object { ty, id }
+    }
+
+    /// Makes a secret by value (kept out of chains so the plaintext crosses once).
+    pub fn set_secret(&self, name: &str, plaintext: &[u8]) -> Result<Output, QueryError> {
+        let secret = self.session.set_secret(name, plaintext)?;
+        Ok(self.hand_out(Object::Secret(secret)))
+    }
+
+    /// An empty directory (host directories are only read, so it stays empty).
+    pub(crate) fn empty_dir(&self) -> &std::path::Path {
+        &self.empty_dir
+    }
+
+    /// The API description the client follows.
+    pub fn api(&self) -> &'static Api {
+        Api::get()
+    }
+}
+
+/// Arguments of one selection, with defaults filled in from the description.
+pub(crate) type Args = BTreeMap<String, Input>;

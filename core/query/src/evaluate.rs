@@ -1,0 +1,364 @@
+//! Walks a chain of selections: each field of the API description is resolved here, once, for
+//! the CLI and every SDK.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use hush_api::query::{Input, Output, Selection};
+use hush_api::{Field, Scalar, TypeRef};
+use hush_engine::{Container, Directory};
+
+use crate::client::{Args, Client, Object};
+use crate::error::QueryError;
+
+/// Where a chain ended.
+pub(crate) enum Value {
+    Object(Object),
+    Output(Output),
+}
+
+type Walk<'a> = Pin<Box<dyn Future<Output = Result<Value, QueryError>> + Send + 'a>>;
+
+/// Evaluates `chain` from `root`.
+pub(crate) fn walk<'a>(client: &'a Client, root: Object, chain: &'a [Selection]) -> Walk<'a> {
+    Box::pin(async move {
+        let mut current = root;
+        for (i, selection) in chain.iter().enumerate() {
+            let ty = client
+                .api()
+                .object(current.type_name())
+                .expect("every object is in the API");
+            let field = ty.field(&selection.field).ok_or_else(|| {
+                QueryError::Invalid(format!("{} has no field {:?}", ty.name, selection.field))
+            })?;
+            let args = check_args(field, &ty.name, &selection.args)?;
+            match resolve(client, current, field, &args).await? {
+                Value::Object(next) if !field.eager || i + 1 < chain.len() => current = next,
+                value => {
+                    if i + 1 < chain.len() {
+                        return Err(QueryError::Invalid(format!(
+                            "{}.{} returns a value; nothing can follow it",
+                            ty.name, field.name
+                        )));
+                    }
+                    return Ok(value);
+                }
+            }
+        }
+        Ok(Value::Object(current))
+    })
+}
+
+/// Checks names and types of the given arguments and fills in defaults.
+fn check_args(field: &Field, on: &str, given: &Args) -> Result<Args, QueryError> {
+    let at = |arg: &str| format!("{on}.{}({arg})", field.name);
+    if let Some(unknown) = given.keys().find(|k| field.arg(k).is_none()) {
+        return Err(QueryError::Invalid(format!(
+            "{} is not an argument",
+            at(unknown)
+        )));
+    }
+    let mut args = Args::new();
+    for arg in &field.args {
+        match given.get(&arg.name).filter(|v| **v != Input::Null) {
+            Some(value) => {
+                if !fits(&arg.ty, value) {
+                    return Err(QueryError::Invalid(format!(
+                        "{} must be a {}",
+                        at(&arg.name),
+                        arg.ty
+                    )));
+                }
+                args.insert(arg.name.clone(), value.clone());
+            }
+            None => match hush_api::query::default_input(arg) {
+                Some(value) => {
+                    args.insert(arg.name.clone(), value);
+                }
+                None if arg.is_required() => {
+                    return Err(QueryError::Invalid(format!(
+                        "{} is required",
+                        at(&arg.name)
+                    )))
+                }
+                None => {}
+            },
+        }
+    }
+    Ok(args)
+}
+
+fn fits(ty: &TypeRef, value: &Input) -> bool {
+    match (ty, value) {
+        (TypeRef::Scalar(Scalar::String), Input::String(_)) => true,
+        (TypeRef::Scalar(Scalar::Int), Input::Int(_)) => true,
+        (TypeRef::Scalar(Scalar::Boolean), Input::Boolean(_)) => true,
+        (TypeRef::List(inner), Input::List(items)) => items.iter().all(|i| fits(inner, i)),
+        (TypeRef::Object(_), Input::Chain { .. } | Input::Id { .. }) => true,
+        _ => false,
+    }
+}
+
+fn string<'a>(args: &'a Args, name: &str) -> &'a str {
+    match args.get(name) {
+        Some(Input::String(s)) => s,
+        _ => unreachable!("checked against the description"),
+    }
+}
+
+fn opt_string<'a>(args: &'a Args, name: &str) -> Option<&'a str> {
+    args.contains_key(name).then(|| string(args, name))
+}
+
+fn int(args: &Args, name: &str) -> Result<u32, QueryError> {
+    match args.get(name) {
+        Some(Input::Int(i)) => u32::try_from(*i)
+            .map_err(|_| QueryError::Invalid(format!("{name} {i} is out of range"))),
+        _ => unreachable!("checked against the description"),
+    }
+}
+
+fn strings(args: &Args, name: &str) -> Vec<String> {
+    match args.get(name) {
+        Some(Input::List(items)) => items
+            .iter()
+            .map(|i| match i {
+                Input::String(s) => s.clone(),
+                _ => unreachable!("checked against the description"),
+            })
+            .collect(),
+        _ => unreachable!("checked against the description"),
+    }
+}
+
+/// The object an object-typed argument names.
+async fn object(client: &Client, args: &Args, name: &str, ty: &str) -> Result<Object, QueryError> {
+    let object = match args.get(name) {
+        Some(Input::Id { id }) => client.object(id)?,
+        Some(Input::Chain { chain }) => match walk(client, Object::Query, chain).await? {
+            Value::Object(object) => object,
+            Value::Output(_) => {
+                return Err(QueryError::Invalid(format!(
+                    "argument {name} must name a {ty}"
+                )))
+            }
+        },
+        _ => unreachable!("checked against the description"),
+    };
+    if object.type_name() != ty {
+        return Err(QueryError::Invalid(format!(
+            "argument {name} must be a {ty}, not a {}",
+            object.type_name()
+        )));
+    }
+    Ok(object)
+}
+
+async fn secret(
+    client: &Client,
+    args: &Args,
+    name: &str,
+) -> Result<hush_secrets::Secret, QueryError> {
+    match object(client, args, name, "Secret").await? {
+        Object::Secret(s) => Ok(s),
+        _ => unreachable!("type checked"),
+    }
+}
+
+async fn directory(client: &Client, args: &Args, name: &str) -> Result<Directory, QueryError> {
+    match object(client, args, name, "Directory").await? {
+        Object::Directory(d) => Ok(d),
+        _ => unreachable!("type checked"),
+    }
+}
+
+fn text(client: &Client, bytes: Vec<u8>) -> Value {
+    let text = String::from_utf8_lossy(&client.session().scrubber().scrub(&bytes)).into_owned();
+    Value::Output(Output::String(text))
+}
+
+/// Resolves one field on one object.
+async fn resolve(
+    client: &Client,
+    on: Object,
+    field: &Field,
+    args: &Args,
+) -> Result<Value, QueryError> {
+    let obj = |o| Ok(Value::Object(o));
+    match (on, field.name.as_str()) {
+        (Object::Query, "container") => obj(Object::Container(Container::new())),
+        (Object::Query, "directory") => {
+            obj(Object::Directory(Directory::host(client.empty_dir())?))
+        }
+        (Object::Query, "host") => obj(Object::Host),
+        (Object::Query, "secret") => {
+            let uri = with_cache_key(string(args, "uri"), opt_string(args, "cache_key"));
+            obj(Object::Secret(client.session().resolve(&uri).await?))
+        }
+        (Object::Query, "set_secret") => {
+            let plaintext = string(args, "plaintext");
+            let s = client
+                .session()
+                .set_secret(string(args, "name"), plaintext.as_bytes())?;
+            obj(Object::Secret(s))
+        }
+        (Object::Host, "directory") => {
+            obj(Object::Directory(Directory::host(string(args, "path"))?))
+        }
+        (Object::Host, "file") => {
+            let path = std::path::Path::new(string(args, "path"));
+            let dir = path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(".".as_ref());
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            obj(Object::File(Directory::host(dir)?.file(&name)?))
+        }
+        (Object::Container(c), name) => container(client, c, name, args).await,
+        (Object::Directory(d), "entries") => Ok(Value::Output(Output::List(
+            d.entries()?.into_iter().map(Output::String).collect(),
+        ))),
+        (Object::Directory(d), "file") => obj(Object::File(d.file(string(args, "path"))?)),
+        (Object::File(f), "contents") => Ok(text(client, f.contents()?)),
+        (Object::File(f), "size") => Ok(Value::Output(Output::Int(f.contents()?.len() as i64))),
+        (Object::Secret(s), "name") => Ok(Value::Output(Output::String(s.label()))),
+        (Object::Secret(s), "plaintext") => match std::str::from_utf8(s.expose()) {
+            Ok(text) => Ok(Value::Output(Output::String(text.to_owned()))),
+            Err(_) => Err(QueryError::Invalid(format!(
+                "secret {} is not UTF-8 text",
+                s.label()
+            ))),
+        },
+        (on, name) => unreachable!(
+            "{}.{name} is in the API description but not resolved",
+            on.type_name()
+        ),
+    }
+}
+
+async fn container(
+    client: &Client,
+    c: Container,
+    field: &str,
+    args: &Args,
+) -> Result<Value, QueryError> {
+    let engine = client.engine();
+    let next = |c: Container| Ok(Value::Object(Object::Container(c)));
+    match field {
+        "from" => next(c.from(string(args, "address"))?),
+        "with_exec" => next(c.with_exec(&strings(args, "args"))?),
+        "with_env_variable" => {
+            next(c.with_env_variable(string(args, "name"), string(args, "value"))?)
+        }
+        "with_secret_variable" => {
+            let s = secret(client, args, "secret").await?;
+            next(c.with_secret_variable(string(args, "name"), &s)?)
+        }
+        "without_secret_variable" => next(c.without_secret_variable(string(args, "name"))?),
+        "with_mounted_secret" => {
+            let s = secret(client, args, "source").await?;
+            next(c.with_mounted_secret(
+                string(args, "path"),
+                &s,
+                opt_string(args, "owner"),
+                Some(int(args, "mode")?),
+            )?)
+        }
+        "with_workdir" => next(c.with_workdir(string(args, "path"))?),
+        "with_new_file" => next(c.with_new_file_mode(
+            string(args, "path"),
+            string(args, "contents"),
+            int(args, "permissions")?,
+        )?),
+        "with_mounted_directory" => {
+            let d = directory(client, args, "source").await?;
+            next(c.with_mounted_directory(string(args, "path"), &d)?)
+        }
+        "with_user" => next(c.with_user(string(args, "name"))?),
+        "stdout" => Ok(Value::Output(Output::String(c.stdout(engine).await?))),
+        "stderr" => Ok(Value::Output(Output::String(c.stderr(engine).await?))),
+        "exit_code" => Ok(Value::Output(Output::Int(
+            c.exit_code(engine).await?.into(),
+        ))),
+        "file" => Ok(Value::Object(Object::File(
+            c.file(engine, string(args, "path")).await?,
+        ))),
+        "directory" => Ok(Value::Object(Object::Directory(
+            c.directory(engine, string(args, "path")).await?,
+        ))),
+        "sync" => next(c.sync(engine).await?),
+        other => unreachable!("Container.{other} is in the API description but not resolved"),
+    }
+}
+
+/// Adds `cacheKey=` to a URI's query.
+fn with_cache_key(uri: &str, cache_key: Option<&str>) -> String {
+    let Some(key) = cache_key else {
+        return uri.to_owned();
+    };
+    let key = percent_encoding::utf8_percent_encode(key, percent_encoding::NON_ALPHANUMERIC);
+    let sep = if uri.contains('?') { '&' } else { '?' };
+    format!("{uri}{sep}cacheKey={key}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hush_api::Api;
+
+    fn field(ty: &str, name: &str) -> &'static Field {
+        Api::get().object(ty).unwrap().field(name).unwrap()
+    }
+
+    fn args(json: &str) -> Args {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn arguments_are_checked_and_defaulted() {
+        let mount = field("Container", "with_mounted_secret");
+        let checked = check_args(
+            mount,
+            "Container",
+            &args(r#"{"path":"/s","source":{"id":"secret:1"}}"#),
+        )
+        .unwrap();
+        assert_eq!(checked["mode"], Input::Int(0o400));
+        assert!(!checked.contains_key("owner"));
+        let err = |json: &str| {
+            check_args(mount, "Container", &args(json))
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            err(r#"{"path":"/s"}"#),
+            "Container.with_mounted_secret(source) is required"
+        );
+        assert_eq!(
+            err(r#"{"path":1,"source":{"id":"x"}}"#),
+            "Container.with_mounted_secret(path) must be a String"
+        );
+        assert_eq!(
+            err(r#"{"path":"/s","source":{"id":"x"},"colour":"red"}"#),
+            "Container.with_mounted_secret(colour) is not an argument"
+        );
+        let exec = field("Container", "with_exec");
+        assert!(check_args(exec, "Container", &args(r#"{"args":["sh",1]}"#)).is_err());
+    }
+
+    #[test]
+    fn cache_keys_are_added_to_uris_encoded() {
+        assert_eq!(
+            with_cache_key("env://A", Some("k 1&x")),
+            "env://A?cacheKey=k%201%26x"
+        );
+        assert_eq!(
+            with_cache_key("env://A?ttl=1m", Some("k")),
+            "env://A?ttl=1m&cacheKey=k"
+        );
+        assert_eq!(with_cache_key("env://A", None), "env://A");
+    }
+}

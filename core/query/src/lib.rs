@@ -1,0 +1,9 @@
+//! Evaluates query chains of the API description (`hush-api`) against a hush session and
+//! engine: the single entry point behind `hush core` and every SDK binding.
+
+mod client;
+mod error;
+mod evaluate;
+
+pub use client::{Client, Object};
+pub use error::{QueryError, QueryErrorKind};
