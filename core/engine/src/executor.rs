@@ -356,6 +356,13 @@ impl LocalExecutor {
     }
 }
 
+impl Drop for LocalExecutor {
+    fn drop(&mut self) {
+        // Only succeeds when empty: every exec removes its own scratch directories.
+        let _ = std::fs::remove_dir(&self.scratch);
+    }
+}
+
 async fn read_scrubbed(
     mut reader: impl AsyncRead + Unpin,
     mut stream: ScrubStream,

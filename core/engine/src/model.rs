@@ -109,8 +109,8 @@ impl Container {
         }
     }
 
-    /// The stable digest of the operation chain. Secrets contribute only their label and
-    /// length, never their value.
+    /// The stable digest of the operation chain. Secrets contribute only their label (URI or
+    /// name), never anything derived from their value.
     pub fn digest(&self) -> Digest {
         self.head
             .as_ref()
@@ -406,11 +406,10 @@ fn field(h: &mut Sha256, bytes: &[u8]) {
     h.update(bytes);
 }
 
-/// A secret's contribution to the public digest: its label and length only.
+/// A secret's contribution to the public digest: its label (URI or name) only.
 fn placeholder(secret: &Secret, h: &mut Sha256) {
     field(h, b"secret");
     field(h, secret.label().as_bytes());
-    h.update((secret.len() as u64).to_le_bytes());
 }
 
 /// Feeds one operation into a hasher; `secret` decides what a secret contributes.
@@ -595,6 +594,20 @@ mod tests {
         );
         assert_eq!(base.nodes().len(), 1);
         assert_eq!(a.nodes().len(), 2);
+    }
+
+    #[test]
+    fn secret_values_do_not_reach_the_digest() {
+        let store = hush_secrets::SecretStore::new(hush_secrets::Registry::builtin(), 1024);
+        let a = store.set_secret("token", b"first-value").unwrap();
+        let b = store.set_secret("token", b"second-value").unwrap();
+        let c = store.set_secret("other", b"first-value").unwrap();
+        let base = Container::new().from("busybox").unwrap();
+        let with = |s: &Secret| base.with_secret_variable("T", s).unwrap().digest();
+        assert_eq!(with(&a), with(&b));
+        assert_ne!(with(&a), with(&c));
+        let shown = format!("{:?}", base.with_secret_variable("T", &a).unwrap());
+        assert!(!shown.contains("first-value"), "{shown}");
     }
 
     #[test]

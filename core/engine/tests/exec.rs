@@ -385,3 +385,27 @@ async fn image_config_applies_and_can_be_overridden() {
         .unwrap();
     assert_eq!(out, "overridden /bin\n/\n0\n0\n");
 }
+
+#[tokio::test]
+async fn same_label_different_values_are_different_work() {
+    let t = engine();
+    let (v1, v2) = (random_value(20), random_value(20));
+    let hash_of = |s: &hush_secrets::Secret| {
+        busybox()
+            .with_secret_variable("TOKEN", s)
+            .unwrap()
+            .with_exec(&["sh", "-c", "printf %s \"$TOKEN\" | sha256sum"])
+            .unwrap()
+    };
+    let first = hash_of(&secret("same-label", v1.as_bytes()));
+    let second = hash_of(&secret("same-label", v2.as_bytes()));
+    assert_eq!(first.digest(), second.digest());
+    assert_eq!(
+        first.stdout(&t.engine).await.unwrap(),
+        format!("{}  -\n", sha256_hex(v1.as_bytes()))
+    );
+    assert_eq!(
+        second.stdout(&t.engine).await.unwrap(),
+        format!("{}  -\n", sha256_hex(v2.as_bytes()))
+    );
+}
