@@ -72,6 +72,38 @@ async fn no_plaintext_on_disk_or_in_other_processes_during_an_exec() {
     let own = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     let state = t.home.path().to_string_lossy().into_owned();
     assert!(!own.contains(&state), "{own}");
+    // The bundle (config.json), the runtime state and the secret file live on a tmpfs that
+    // only the shim's mount namespace has; on the host the mount point is an empty directory.
+    let shims = processes_with_cmdline(&[TESTBIN, "__shim"]);
+    let mut private_tmpfs = 0;
+    for shim in &shims {
+        // Shims of other tests may come and go meanwhile.
+        let Ok(info) = std::fs::read_to_string(format!("/proc/{shim}/mountinfo")) else {
+            continue;
+        };
+        for line in info.lines().filter(|l| l.contains(&state)) {
+            let (left, right) = line.split_once(" - ").unwrap();
+            let point = left.split(' ').nth(4).unwrap();
+            if !right.starts_with("tmpfs ") {
+                continue;
+            }
+            private_tmpfs += 1;
+            let host_view: Vec<_> = std::fs::read_dir(point).unwrap().collect();
+            assert!(host_view.is_empty(), "{point} is not empty on the host");
+            let inside = format!("/proc/{shim}/root{point}");
+            let config = std::fs::read(format!("{inside}/b/config.json")).unwrap();
+            assert!(
+                contains(&config, value.as_bytes()),
+                "control: config.json holds it"
+            );
+            assert!(std::path::Path::new(&format!("{inside}/s")).is_dir());
+            assert_eq!(
+                std::fs::read(format!("{inside}/k/0")).unwrap(),
+                value.as_bytes()
+            );
+        }
+    }
+    assert_eq!(private_tmpfs, 1, "shims {shims:?}");
     // The exec itself does have the value (so the process scan looks at the right place).
     let pids = processes_with_cmdline(&sleep_cmd);
     assert!(any_process_environ_containing(&pids, value.as_bytes()));
