@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 HUSH := target/release/hush
 
-.PHONY: setup build demo test lint bench test-python
+.PHONY: setup build demo test lint bench test-python bench-python
 
 setup:
 	@scripts/setup.sh
@@ -35,6 +35,12 @@ test-python: setup
 	for d in examples/python/*/src; do (cd $$d && ../../../../$(PY_VENV)/bin/mypy --strict main.py) || exit 1; done
 	cd tests/python && ../../$(PY_VENV)/bin/mypy --strict .
 	HUSH_BIN=$(PY_TARGET)/debug/hush $(PY_VENV)/bin/pytest -q -p no:cacheprovider tests/python
+
+# SPEC section 10 for the Python SDK (figures in BENCHMARKS.md, "Python SDK").
+bench-python: setup
+	$(CARGO) build --release --bin hush
+	test -x $(PY_VENV)/bin/python || { python3 -m venv $(PY_VENV) && $(PY_VENV)/bin/pip install -q ./sdk-python; }
+	HUSH_BIN=$(PY_TARGET)/release/hush $(PY_VENV)/bin/python tests/python/bench.py
 
 bench: setup
 	@scripts/bench.sh

@@ -50,8 +50,7 @@ pub struct Method {
 pub enum MethodKind {
     /// Appends a selection and returns a new object; nothing runs.
     Chain,
-    /// Appends a selection and evaluates the chain now (`sync`), failing early; returns the
-    /// object as that chain, so later calls extend it (the engine caches what ran).
+    /// Appends a selection and evaluates the chain, returning an object handle (`sync`).
     Eager,
     /// Appends a selection and evaluates the chain, returning a value.
     Value,

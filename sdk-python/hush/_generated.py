@@ -233,8 +233,7 @@ class Container(_core.Object):
     async def sync(self) -> Container:
         """Evaluates the container and returns it; fails if an exec failed."""
         _a: dict[str, _core.Input] = {}
-        await self._evaluate("sync", _a)
-        return Container(self, "sync", _a)
+        return _core.out_object(Container)(await self._evaluate("sync", _a))
 
 
 class Directory(_core.Object):

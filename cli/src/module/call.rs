@@ -63,7 +63,7 @@ pub struct Manifest {
 
 /// `hush functions`.
 pub async fn functions(args: FunctionsArgs, session: Arc<Session>) -> Result<u8, Failure> {
-    let server = SessionServer::new(session.clone());
+    let server = server(&session)?;
     let mut run = ModuleRun::start(&args.module, &session, &BTreeSet::new()).await?;
     let module = run.describe().await?;
     run.answer(Value::Null).await?;
@@ -79,7 +79,7 @@ pub async fn functions(args: FunctionsArgs, session: Arc<Session>) -> Result<u8,
 
 /// `hush call`: prints the function's result, scrubbed.
 pub async fn call(args: CallArgs, session: Arc<Session>) -> Result<u8, Failure> {
-    let server = SessionServer::new(session.clone());
+    let server = server(&session)?;
     let (function, flags) = args.words.split_first().expect("clap requires FUNCTION");
     let mut run = ModuleRun::start(&args.module, &session, &consumed_env(flags)).await?;
     let module = run.describe().await?;
@@ -129,11 +129,16 @@ pub async fn session(args: SessionArgs, session: Arc<Session>) -> Result<u8, Fai
     // SAFETY: the fd was inherited from the SDK process for this purpose only.
     let owned = unsafe { OwnedFd::from_raw_fd(args.fd) };
     let mut stream = stream(std::os::unix::net::UnixStream::from(owned))?;
-    SessionServer::new(session)
+    server(&session)?
         .serve(&mut stream, None)
         .await
         .map_err(|e| Failure::Work(format!("the session channel failed: {e}")))?;
     Ok(0)
+}
+
+fn server(session: &Arc<Session>) -> Result<SessionServer, Failure> {
+    SessionServer::new(session.clone())
+        .map_err(|e| Failure::Work(format!("cannot start the engine: {}", e.message)))
 }
 
 /// The function to call and its flags, or `None` after printing `--help`.
@@ -178,7 +183,7 @@ async fn resolve_args(
     let mut resolved = session.store().resolve_all(&uris).await.into_iter();
     let mut handle = || -> Result<Value, Failure> {
         let secret = resolved.next().expect("one result per URI")?;
-        Ok(json!({"type": "Secret", "id": server.adopt(secret)}))
+        Ok(server.adopt(secret))
     };
     let mut args = Map::new();
     for (name, value) in given {

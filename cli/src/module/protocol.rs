@@ -53,6 +53,8 @@ pub struct ProtoError {
     pub kind: &'static str,
     /// One sentence, without secret values.
     pub message: String,
+    /// The exit code of a failed exec.
+    pub exit_code: Option<i64>,
 }
 
 impl ProtoError {
@@ -61,6 +63,29 @@ impl ProtoError {
         Self {
             kind: "query",
             message: message.into(),
+            exit_code: None,
+        }
+    }
+}
+
+impl From<hush_query::QueryError> for ProtoError {
+    fn from(err: hush_query::QueryError) -> Self {
+        use hush_query::{QueryError, QueryErrorKind};
+        let (kind, exit_code) = match &err {
+            QueryError::Secret(e) => return e.clone().into(),
+            QueryError::Engine(hush_engine::EngineError::ExecFailed { exit_code, .. }) => {
+                ("exec", Some(i64::from(*exit_code)))
+            }
+            _ => match err.kind() {
+                QueryErrorKind::Invalid => ("query", None),
+                QueryErrorKind::Exec => ("exec", None),
+                QueryErrorKind::Secret(_) | QueryErrorKind::Engine => ("engine", None),
+            },
+        };
+        Self {
+            kind,
+            message: err.to_string(),
+            exit_code,
         }
     }
 }
@@ -80,6 +105,7 @@ impl From<hush_secrets::SecretError> for ProtoError {
         Self {
             kind,
             message: err.to_string(),
+            exit_code: None,
         }
     }
 }
@@ -88,6 +114,8 @@ impl From<hush_secrets::SecretError> for ProtoError {
 pub fn reply(result: Result<Value, ProtoError>) -> Value {
     match result {
         Ok(value) => json!({ "ok": value }),
-        Err(e) => json!({ "error": { "kind": e.kind, "message": e.message } }),
+        Err(e) => {
+            json!({ "error": { "kind": e.kind, "message": e.message, "exit_code": e.exit_code } })
+        }
     }
 }

@@ -1,9 +1,11 @@
 //! The session side of the protocol: secret handles, and the requests of one SDK process.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
+use hush_api::query::{Output, Selection};
+use hush_query::{Client, Object};
 use hush_secrets::Secret;
 use hush_session::Session;
 use serde_json::{json, Value};
@@ -11,35 +13,34 @@ use tokio::net::UnixStream;
 
 use super::protocol::{read_frame, reply, write_frame, ProtoError};
 
-/// The session an SDK process talks to, with the secret handles it was given.
+/// The session an SDK process talks to: the core's query client (session, engine, and the
+/// objects handed out by id).
 pub struct SessionServer {
-    session: Arc<Session>,
-    handles: Mutex<Vec<Secret>>,
+    client: Client,
 }
 
 impl SessionServer {
-    /// A server over `session`.
-    pub fn new(session: Arc<Session>) -> Self {
-        Self {
-            session,
-            handles: Mutex::new(Vec::new()),
-        }
+    /// A server over `session`, with its engine.
+    pub fn new(session: Arc<Session>) -> Result<Self, ProtoError> {
+        Ok(Self {
+            client: Client::new(session).map_err(ProtoError::from)?,
+        })
     }
 
     /// Gives the SDK process a handle on `secret`.
-    pub fn adopt(&self, secret: Secret) -> String {
-        let mut handles = self.handles.lock().unwrap();
-        handles.push(secret);
-        format!("secret:{}", handles.len())
+    pub fn adopt(&self, secret: Secret) -> Value {
+        output(self.client.hand_out(Object::Secret(secret)))
     }
 
     /// The secret behind handle `id`.
     pub fn secret(&self, id: &str) -> Result<Secret, ProtoError> {
-        id.strip_prefix("secret:")
-            .and_then(|n| n.parse::<usize>().ok())
-            .and_then(|n| n.checked_sub(1))
-            .and_then(|n| self.handles.lock().unwrap().get(n).cloned())
-            .ok_or_else(|| ProtoError::query(format!("{id:?} is not a secret of this session")))
+        match self.client.object(id)? {
+            Object::Secret(secret) => Ok(secret),
+            other => Err(ProtoError::query(format!(
+                "{id:?} is a {}, not a Secret",
+                other.type_name()
+            ))),
+        }
     }
 
     /// Answers requests on `stream` until the process closes it. A module process's `return`
@@ -71,16 +72,19 @@ impl SessionServer {
         };
         match request["op"].as_str().unwrap_or_default() {
             "evaluate" => {
-                let root = request["root"].as_str().map(str::to_owned);
-                let chain = request["chain"].as_array().cloned().unwrap_or_default();
-                self.evaluate(root.as_deref(), &chain).await
+                let chain: Vec<Selection> = serde_json::from_value(request["chain"].clone())
+                    .map_err(|e| ProtoError::query(format!("the chain does not parse: {e}")))?;
+                let root = match request["root"].as_str() {
+                    Some(id) => self.client.object(id)?,
+                    None => Object::Query,
+                };
+                Ok(output(self.client.evaluate_from(root, &chain).await?))
             }
             "set_secret" => {
                 let value = B64
                     .decode(text("plaintext")?)
                     .map_err(|_| ProtoError::query("set_secret needs a base64 plaintext"))?;
-                let secret = self.session.set_secret(&text("name")?, &value)?;
-                Ok(json!(self.adopt(secret)))
+                Ok(output(self.client.set_secret(&text("name")?, &value)?)["id"].clone())
             }
             "plaintext" => {
                 let secret = self.secret(&text("id")?)?;
@@ -89,53 +93,8 @@ impl SessionServer {
             other => Err(ProtoError::query(format!("unknown request {other:?}"))),
         }
     }
-
-    /// Evaluates a chain. The secret fields are answered here, against this session's
-    /// handles; container, directory and file chains go to the core evaluator.
-    async fn evaluate(&self, root: Option<&str>, chain: &[Value]) -> Result<Value, ProtoError> {
-        let mut secret = match root {
-            Some(id) => Some(self.secret(id)?),
-            None => None,
-        };
-        for (i, step) in chain.iter().enumerate() {
-            let field = step["field"].as_str().unwrap_or_default();
-            let args = &step["args"];
-            match (field, &secret) {
-                ("secret", None) if i == 0 => {
-                    let uri = args["uri"]
-                        .as_str()
-                        .ok_or_else(|| ProtoError::query("secret needs a uri"))?;
-                    let uri = match args["cache_key"].as_str() {
-                        Some(key) => with_cache_key(uri, key),
-                        None => uri.to_owned(),
-                    };
-                    secret = Some(self.session.resolve(&uri).await?);
-                }
-                ("name", Some(s)) if i + 1 == chain.len() => return Ok(json!(s.label())),
-                ("plaintext", Some(_)) => {
-                    return Err(ProtoError::query(
-                        "plaintext is read with the plaintext request, never in a chain",
-                    ))
-                }
-                _ => {
-                    return Err(ProtoError {
-                        kind: "engine",
-                        message: format!(
-                            "{field} cannot be evaluated: container evaluation is not wired into this session yet"
-                        ),
-                    })
-                }
-            }
-        }
-        match secret {
-            Some(s) => Ok(json!({"type": "Secret", "id": self.adopt(s)})),
-            None => Err(ProtoError::query("an empty chain has no value")),
-        }
-    }
 }
 
-/// `uri` with `cacheKey=key` added to its parameters.
-fn with_cache_key(uri: &str, key: &str) -> String {
-    let sep = if uri.contains('?') { '&' } else { '?' };
-    format!("{uri}{sep}cacheKey={key}")
+fn output(output: Output) -> Value {
+    serde_json::to_value(output).expect("outputs serialize")
 }
