@@ -102,8 +102,11 @@ fn mkdir(p: &Path, mode: u32) -> ShimResult<()> {
         .map_err(|e| format!("mkdir {}: {e}", p.display()))
 }
 
-/// Overlay mount data; paths with `:` or `,` cannot be expressed and are refused.
-fn overlay_data(lower: &[PathBuf], upper: Option<(&Path, &Path)>) -> ShimResult<String> {
+/// Overlay mount data. Mount options fit in one page, so each lower directory is named by a
+/// short symlink `<links>/<n>` (relative to the current directory, which is the tmpfs root;
+/// overlayfs follows the link when mounting): hundreds of layers fit. Paths with `:` or `,`
+/// cannot be expressed and are refused.
+fn overlay_data(links: &Path, lower: &[PathBuf], upper: &Path, work: &Path) -> ShimResult<String> {
     let check = |p: &Path| {
         let s = p
             .to_str()
@@ -113,16 +116,24 @@ fn overlay_data(lower: &[PathBuf], upper: Option<(&Path, &Path)>) -> ShimResult<
         }
         Ok(s.to_owned())
     };
-    let lower: Vec<String> = lower.iter().map(|p| check(p)).collect::<ShimResult<_>>()?;
-    let mut data = format!("lowerdir={}", lower.join(":"));
-    if let Some((upper, work)) = upper {
-        data.push_str(&format!(
-            ",upperdir={},workdir={}",
-            check(upper)?,
-            check(work)?
-        ));
+    let mut names = Vec::with_capacity(lower.len());
+    for dir in lower {
+        check(dir)?;
+        let n = fs::read_dir(links).map_err(|e| e.to_string())?.count();
+        let link = links.join(n.to_string());
+        std::os::unix::fs::symlink(dir, &link).map_err(|e| format!("link a layer: {e}"))?;
+        let name = link
+            .strip_prefix(std::env::current_dir().map_err(|e| e.to_string())?)
+            .map_err(|_| "layer links must be under the current directory".to_owned())?
+            .to_owned();
+        names.push(check(&name)?);
     }
-    Ok(data)
+    Ok(format!(
+        "lowerdir={},upperdir={},workdir={}",
+        names.join(":"),
+        check(upper)?,
+        check(work)?
+    ))
 }
 
 fn hide_cgroup2() -> ShimResult<()> {
@@ -307,15 +318,17 @@ fn run() -> ShimResult<Status> {
     let state = run.join("s");
     let keys = run.join("k");
     let dirs = run.join("d");
-    for d in [&bundle, &rootfs, &state, &keys, &dirs] {
+    let links = run.join("L");
+    for d in [&bundle, &rootfs, &state, &keys, &dirs, &links] {
         mkdir(d, 0o700)?;
     }
+    std::env::set_current_dir(run).map_err(|e| format!("enter the tmpfs: {e}"))?;
     fs::set_permissions(&rootfs, fs::Permissions::from_mode(0o755)).map_err(|e| e.to_string())?;
 
     let mut mounted = Vec::new();
     match &req.rootfs {
         RootfsReq::Overlay { lower, upper, work } => {
-            let data = overlay_data(lower, Some((upper, work)))?;
+            let data = overlay_data(&links, lower, upper, work)?;
             mount(Some("overlay"), &rootfs, Some("overlay"), 0, Some(&data))?;
         }
         RootfsReq::HostRoot => {
@@ -367,7 +380,7 @@ fn run() -> ShimResult<Status> {
         for d in [&point, &upper, &work] {
             mkdir(d, 0o755)?;
         }
-        let data = overlay_data(&m.lower, Some((&upper, &work)))?;
+        let data = overlay_data(&links, &m.lower, &upper, &work)?;
         mount(Some("overlay"), &point, Some("overlay"), 0, Some(&data))?;
         mounted.push(point.clone());
         dir_sources.push(point);

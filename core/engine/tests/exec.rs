@@ -409,3 +409,22 @@ async fn same_label_different_values_are_different_work() {
         format!("{}  -\n", sha256_hex(v2.as_bytes()))
     );
 }
+
+#[tokio::test]
+async fn long_chains_stack_many_layers() {
+    let t = engine();
+    // Each new file is a layer; 150 layers' paths would not fit in one page of mount options.
+    let mut ctr = busybox();
+    for i in 0..150 {
+        ctr = ctr
+            .with_new_file(&format!("/layers/{i}"), i.to_string())
+            .unwrap();
+    }
+    let out = ctr
+        .with_exec(&["sh", "-c", "cat /layers/0 /layers/149; ls /layers | wc -l"])
+        .unwrap()
+        .stdout(&t.engine)
+        .await
+        .unwrap();
+    assert_eq!(out, "0149150\n");
+}
