@@ -1,0 +1,28 @@
+//! Pulls images from OCI registries into hush's image store, with the distribution protocol.
+//!
+//! ```no_run
+//! # fn main() -> Result<(), hush_registry::RegistryError> {
+//! use hush_image::ImageStore;
+//! use hush_registry::Puller;
+//!
+//! let store = ImageStore::open("/var/lib/hush/images".as_ref())?;
+//! // HUSH_REGISTRY_MIRROR and Docker's config.json ($DOCKER_CONFIG or ~/.docker).
+//! let puller = Puller::from_env()?;
+//! let pulled = puller.pull(&store, "busybox", None)?;
+//! println!("{pulled}"); // busybox:latest (sha256:...)
+//! # Ok(()) }
+//! ```
+//!
+//! For the engine, [`PullingImages`] is an image source that resolves from the store and
+//! pulls what is missing.
+
+mod auth;
+mod client;
+mod error;
+mod progress;
+mod source;
+
+pub use auth::Credentials;
+pub use client::{host_architecture, Puller, DEFAULT_CONNECT_TIMEOUT, MIRROR_ENV};
+pub use error::RegistryError;
+pub use source::PullingImages;
