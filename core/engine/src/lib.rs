@@ -14,9 +14,33 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Secrets never touch persistent disk: each exec runs through a shim process (the hidden
-//! `hush __shim` mode, see [`shim_main`]) that keeps the runtime bundle, the runtime state and
-//! the secret files on a tmpfs inside its own private mount namespace.
+//! # Design
+//!
+//! - **Model.** A [`Container`] is an immutable linked list of operations behind `Arc`s;
+//!   every `with_*` returns a new value after validating its input (paths, names, owner
+//!   specs, modes). [`Container::digest`] is a stable SHA-256 of the chain in which secrets
+//!   contribute only their label.
+//! - **Evaluation.** An [`Engine`] walks a chain and memoises the state after every operation
+//!   under a key that also covers secret values (hashed with a random per-engine salt, kept in
+//!   memory only), so every exec runs at most once per engine, concurrent callers included.
+//!   Image layers come from an [`ImageSource`] (hush's image store, or [`DirImages`]); each
+//!   exec's changes land in a new layer directory under the engine's state directory,
+//!   stacked on the earlier ones with overlayfs; `with_new_file` writes a layer too. Layers
+//!   are removed when no result refers to them any more.
+//! - **Execution.** Behind the [`Executor`] trait. [`LocalExecutor`] runs runc or crun (crun
+//!   when a probe shows it works here; `HUSH_RUNTIME` overrides) through a shim process: the
+//!   hidden `hush __shim` mode ([`shim_main`]). The engine sends the exec description and the
+//!   secret plaintexts over the shim's stdin (length-prefixed frames, zeroizing buffers; never
+//!   argv, environment or disk). The shim unshares a private mount namespace, mounts a tmpfs
+//!   there for the runtime bundle (whose `config.json` holds secret variables), the runtime's
+//!   state and the secret files, mounts the overlay root, runs the runtime with the
+//!   container's stdout and stderr going straight back to the engine (which scrubs each
+//!   separately), removes the mount points the runtime created, and reports the exit code.
+//!   Nothing of this appears in the host's mount table; it all vanishes with the namespace.
+//! - **Kill safety.** The engine keeps the shim's stdin open while the exec runs. If the
+//!   engine dies (even by SIGKILL) or drops the exec's future, the shim reads EOF, kills and
+//!   deletes the container, and exits, taking its mounts with it. The shim runs in its own
+//!   session so terminal signals meant for hush do not cut that cleanup short.
 
 mod engine;
 mod error;
