@@ -553,6 +553,7 @@ impl Session<'_> {
                 .map(|scheme| format!("{scheme}://{}{}", endpoint.host, endpoint.prefix))
                 .collect(),
         };
+        let tried = candidates.len();
         let mut last = None;
         for base in candidates {
             let url = format!("{base}/v2/{}/{path}", self.repository);
@@ -580,7 +581,11 @@ impl Session<'_> {
         } else {
             format!("{base}: {}", chain(&err))
         };
-        Err(self.unreachable(reason))
+        Err(self.unreachable(if tried > 1 {
+            format!("https failed, then {reason}")
+        } else {
+            reason
+        }))
     }
 
     /// Answers a challenge: basic credentials, or a bearer token from the token endpoint.

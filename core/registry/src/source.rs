@@ -43,6 +43,9 @@ impl ImageSource for PullingImages {
         if let Some(found) = ImageSource::resolve(&self.store, address)? {
             return Ok(Some(found));
         }
+        if address.starts_with("sha256:") {
+            return Ok(None); // a digest alone names no repository to pull from
+        }
         let gate = self
             .pulls
             .lock()

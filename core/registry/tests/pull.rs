@@ -150,6 +150,7 @@ fn unreachable_registry_fails_within_seconds() {
     let text = err.to_string();
     assert!(text.contains(&format!("127.0.0.1:{port}")), "{text}");
     assert!(text.to_lowercase().contains("refused"), "{text}");
+    assert!(text.contains("https failed, then http://"), "{text}");
 }
 
 #[test]
@@ -408,7 +409,14 @@ fn the_engine_source_pulls_missing_images_once() {
     let (_dir, store) = new_store();
     let source = PullingImages::new(store, puller());
     let name = format!("{}/eng:v1", server.addr);
-    let resolved = source.resolve(&name).unwrap().unwrap();
+    // The engine resolves from async code; the pull must not trip over the runtime.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let resolved = runtime
+        .block_on(async { source.resolve(&name) })
+        .unwrap()
+        .unwrap();
     assert_eq!(resolved.layers.len(), 2);
     assert!(resolved.layers[0].join("bin/busybox").is_file());
     assert_eq!(resolved.config.env, vec!["PATH=/bin".to_string()]);
@@ -423,4 +431,6 @@ fn the_engine_source_pulls_missing_images_once() {
         .resolve(&format!("{}/eng:missing", server.addr))
         .unwrap_err();
     assert!(err.to_string().contains("not found"), "{err}");
+    let unknown_digest = format!("sha256:{}", "0".repeat(64));
+    assert!(source.resolve(&unknown_digest).unwrap().is_none());
 }
