@@ -428,3 +428,26 @@ async fn long_chains_stack_many_layers() {
         .unwrap();
     assert_eq!(out, "0149150\n");
 }
+
+#[tokio::test]
+async fn isolation_namespaces_loopback_only_and_no_new_privileges() {
+    for choice in [RuntimeChoice::Runc, RuntimeChoice::Crun] {
+        let t = engine_with(choice);
+        let out = busybox()
+            .with_exec(&[
+                "sh",
+                "-c",
+                "ls /sys/class/net; cat /sys/class/net/lo/flags; hostname; echo $$; \
+                 grep -E '^(NoNewPrivs|CapEff)' /proc/self/status | tr -s '\\t' ' '",
+            ])
+            .unwrap()
+            .stdout(&t.engine)
+            .await
+            .unwrap();
+        // Docker's default capabilities without NET_RAW: 0xa00425fb minus bit 13.
+        assert_eq!(
+            out, "lo\n0x9\nhush\n1\nCapEff: 00000000a80405fb\nNoNewPrivs: 1\n",
+            "{choice:?}"
+        );
+    }
+}
