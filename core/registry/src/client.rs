@@ -213,7 +213,8 @@ impl Puller {
             if let Some(mirror) = &self.mirror {
                 endpoints.push(Endpoint {
                     label: format!("{} (mirror)", mirror.host),
-                    key: mirror.host.clone(),
+                    key: mirror.host.to_ascii_lowercase(),
+                    mirror: true,
                     schemes: vec![mirror.scheme],
                     host: mirror.host.clone(),
                     prefix: mirror.prefix.clone(),
@@ -227,8 +228,9 @@ impl Puller {
             registry.clone()
         };
         endpoints.push(Endpoint {
-            label: registry.clone(),
-            key: registry,
+            key: registry.to_ascii_lowercase(),
+            label: registry,
+            mirror: false,
             schemes: if is_loopback(&host) {
                 vec!["https", "http"]
             } else {
@@ -239,9 +241,8 @@ impl Puller {
         });
         let count = endpoints.len();
         for (i, endpoint) in endpoints.iter().enumerate() {
-            let explicit = auth
-                .filter(|_| endpoint.key == reference.registry())
-                .map(Login::from);
+            // Credentials given for the image's registry are not shown to a mirror.
+            let explicit = auth.filter(|_| !endpoint.mirror).map(Login::from);
             let mut session = Session {
                 puller: self,
                 client: &client,
@@ -300,8 +301,10 @@ impl Puller {
 struct Endpoint {
     /// How errors name it.
     label: String,
-    /// The key for credentials (`host[:port]`, `docker.io`).
+    /// The key for credentials (`host[:port]` in lowercase, `docker.io`).
     key: String,
+    /// Whether this is the Docker Hub mirror rather than the image's registry.
+    mirror: bool,
     /// Schemes to try, in order.
     schemes: Vec<&'static str>,
     host: String,
