@@ -311,6 +311,9 @@ impl Engine {
                 s.layers = s.layers.iter().cloned().chain([layer]).collect();
             }
             Op::Exec(args) => {
+                if let Some(failed) = prev.exec.as_ref().filter(|r| r.output.exit_code != 0) {
+                    return Err(failed_error(failed));
+                }
                 let (layer, record) = self.exec(&s, args).await?;
                 s.layers = s.layers.iter().cloned().chain([layer]).collect();
                 s.exec = Some(Arc::new(record));
@@ -464,13 +467,18 @@ impl Engine {
     async fn succeeded(&self, ctr: &Container, what: &'static str) -> Result<Arc<ExecRecord>> {
         let record = self.last_exec(ctr, what).await?;
         if record.output.exit_code != 0 {
-            return Err(EngineError::ExecFailed {
-                command: record.command.clone(),
-                exit_code: record.output.exit_code,
-                stderr_tail: output_tail(&record.output.stderr, 2048),
-            });
+            return Err(failed_error(&record));
         }
         Ok(record)
+    }
+}
+
+/// The error for an exec that exited non-zero.
+fn failed_error(record: &ExecRecord) -> EngineError {
+    EngineError::ExecFailed {
+        command: record.command.clone(),
+        exit_code: record.output.exit_code,
+        stderr_tail: output_tail(&record.output.stderr, 2048),
     }
 }
 
@@ -487,7 +495,8 @@ impl Container {
         Ok(String::from_utf8_lossy(&r.output.stderr).into_owned())
     }
 
-    /// Exit code of the last exec (non-zero codes are not errors here).
+    /// Exit code of the last exec (its non-zero code is not an error here; a non-zero exit of
+    /// an earlier exec is, as later execs do not run on top of a failed one).
     pub async fn exit_code(&self, engine: &Engine) -> Result<i32> {
         Ok(engine
             .last_exec(self, "an exit code")

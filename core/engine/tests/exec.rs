@@ -176,6 +176,13 @@ async fn non_zero_exit_fails_results_but_not_exit_code() {
         assert!(shown.contains("code 3"), "{shown}");
         assert!(!shown.contains(&value), "{shown}");
     }
+    // Later execs do not run on top of a failed one.
+    let later = ctr.with_exec(&["echo", "never"]).unwrap();
+    let err = later.exit_code(&t.engine).await.unwrap_err();
+    assert!(
+        matches!(err, EngineError::ExecFailed { exit_code: 3, .. }),
+        "{err}"
+    );
 }
 
 /// Counts execs and delegates to the real executor.
