@@ -14,10 +14,13 @@ import os
 import shutil
 import threading
 from collections.abc import Sequence
-from typing import Any, Callable, TypeVar, Union
+from typing import TYPE_CHECKING, Any, Callable, TypeVar, Union
 
 from . import _native
 from ._errors import QueryError
+
+if TYPE_CHECKING:
+    import asyncio
 
 Input = Union[None, bool, int, str, Sequence["Input"], "Object"]
 """An argument value: a scalar, a list, or an object of the API."""
@@ -225,5 +228,21 @@ def connection() -> _native.Connection:
             fd = os.environ.pop("HUSH_SESSION_FD", None)
             hush_bin = os.environ.get("HUSH_BIN") or shutil.which("hush") or "hush"
             _connection = _native.Connection.open(int(fd) if fd else None, hush_bin)
-            atexit.register(_connection.close)
+            atexit.register(_shutdown, _connection)
         return _connection
+
+
+def _shutdown(connection: _native.Connection) -> None:
+    """At exit: ends the session, then waits until no native task touches Python."""
+    connection.close()
+    _native.drain()
+
+
+def _settle(future: asyncio.Future[object], ok: bool, value: object) -> None:
+    """Completes an awaitable of ``hush._native`` (called on its event loop)."""
+    if future.cancelled():
+        return
+    if ok:
+        future.set_result(value)
+    elif isinstance(value, BaseException):
+        future.set_exception(value)

@@ -193,6 +193,21 @@ class Container(_core.Object):
         }
         return Container(self, "with_user", _a)
 
+    def with_registry_auth(self, address: str, username: str, secret: Secret) -> Container:
+        """Credentials for pulling images from a registry, for the rest of the session.
+
+        Args:
+            address: The registry: host[:port], or docker.io.
+            username: The user name.
+            secret: The password or token.
+        """
+        _a: dict[str, _core.Input] = {
+            "address": _core.in_str(address, "address"),
+            "username": _core.in_str(username, "username"),
+            "secret": _core.in_object(Secret)(secret, "secret"),
+        }
+        return Container(self, "with_registry_auth", _a)
+
     async def stdout(self) -> str:
         """The scrubbed standard output of the last exec."""
         _a: dict[str, _core.Input] = {}

@@ -84,6 +84,8 @@ def test_init_scaffolds_a_module_that_lists_and_calls(tmp_path: Path) -> None:
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout == "5\n"
+    out = run_hush("call", "-m", str(target), "container-echo", "--string-arg=hello")
+    assert (out.returncode, out.stdout) == (0, "hello\n"), out.stderr
     out = run_hush("init", "--sdk=python", str(target))
     assert out.returncode == 2 and "already exists" in out.stderr
 

@@ -6,7 +6,11 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
+import os
+import subprocess
+import sys
 import typing
+from pathlib import Path
 
 import hush
 import pytest
@@ -185,3 +189,30 @@ def test_containers_run_with_scrubbed_output() -> None:
         assert await ctr.exit_code() == 0
 
     asyncio.run(main())
+
+
+def test_dag_works_from_a_plain_script(tmp_path: Path) -> None:
+    script = tmp_path / "script.py"
+    script.write_text(
+        "import asyncio\n"
+        "from hush import dag\n"
+        "async def main() -> None:\n"
+        "    token = dag.secret('env://SCRIPT_TOKEN')\n"
+        "    out = await (\n"
+        "        dag.container().from_('busybox')\n"
+        "        .with_secret_variable('T', token)\n"
+        "        .with_exec(['sh', '-c', 'echo token=$T'])\n"
+        "        .stdout()\n"
+        "    )\n"
+        "    print(out, end='')\n"
+        "asyncio.run(main())\n"
+    )
+    env = dict(os.environ, SCRIPT_TOKEN="script-token-value")
+    out = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert (out.returncode, out.stdout) == (0, "token=***\n"), out.stderr

@@ -8,6 +8,7 @@
 //! (`hush_api::query`) out and outputs back. Secret values cross only in `set_secret` and
 //! `plaintext` frames, never in a chain.
 
+mod awaitable;
 mod wire;
 
 use std::os::fd::{FromRawFd, OwnedFd};
@@ -78,7 +79,7 @@ impl Connection {
         let chain: Value = serde_json::from_str(chain_json)
             .map_err(|e| error("query", &format!("the chain is not JSON: {e}")))?;
         let channel = self.channel.clone();
-        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+        awaitable::spawn(py, async move {
             let value = reply(
                 channel
                     .call(json!({"op": "evaluate", "root": root, "chain": chain}))
@@ -101,7 +102,7 @@ impl Connection {
     /// The value of the secret `secret_id`: the only way to it.
     fn plaintext<'py>(&self, py: Python<'py>, secret_id: String) -> PyResult<Bound<'py, PyAny>> {
         let channel = self.channel.clone();
-        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+        awaitable::spawn(py, async move {
             let value = reply(
                 channel
                     .call(json!({"op": "plaintext", "id": secret_id}))
@@ -217,5 +218,6 @@ fn typed_error(py: Python<'_>, kind: &str, message: &str, exit_code: Option<i64>
 /// The native module.
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_class::<Connection>()
+    m.add_class::<Connection>()?;
+    m.add_function(wrap_pyfunction!(awaitable::drain, m)?)
 }

@@ -93,17 +93,19 @@ fn main_py(object: &str) -> String {
     format!(
         r#"from typing import Annotated
 
-from hush import Container, Doc, Secret, dag, function, object_type
+from hush import Doc, Secret, dag, function, object_type
 
 
 @object_type
 class {object}:
     @function
-    def container_echo(
+    async def container_echo(
         self, string_arg: Annotated[str, Doc("The text to echo")]
-    ) -> Container:
-        """Returns a container that echoes its argument."""
-        return dag.container().from_("busybox").with_exec(["echo", string_arg])
+    ) -> str:
+        """Echoes its argument in a busybox container."""
+        return await (
+            dag.container().from_("busybox").with_exec(["echo", string_arg]).stdout()
+        )
 
     @function
     async def secret_length(
