@@ -60,5 +60,4 @@ pub use executor::{
 };
 pub use images::{DirImages, ImageConfig, ImageSource, ResolvedImage};
 pub use model::{Container, Digest, Directory, File, DEFAULT_FILE_MODE, DEFAULT_SECRET_MODE};
-pub use rootfs::Layer;
 pub use shim::shim_main;

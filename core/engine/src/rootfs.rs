@@ -11,14 +11,14 @@ use crate::error::{EngineError, Result};
 
 /// One filesystem layer: a directory in overlayfs form.
 #[derive(Debug)]
-pub struct Layer {
+pub(crate) struct Layer {
     path: PathBuf,
     owned: bool,
 }
 
 impl Layer {
     /// A layer owned by someone else (an image store); never removed by the engine.
-    pub fn external(path: PathBuf) -> Self {
+    pub(crate) fn external(path: PathBuf) -> Self {
         Self { path, owned: false }
     }
 
@@ -28,7 +28,7 @@ impl Layer {
     }
 
     /// The layer's directory.
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 }

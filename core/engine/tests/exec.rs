@@ -458,3 +458,25 @@ async fn isolation_namespaces_loopback_only_and_no_new_privileges() {
         );
     }
 }
+
+#[test]
+fn state_of_dead_engines_is_removed() {
+    let root = tempfile::tempdir().unwrap();
+    // pid_max is at most 2^22, so this engine's process cannot exist.
+    let stale = root.path().join("4194305-deadbeef");
+    std::fs::create_dir_all(stale.join("l/0")).unwrap();
+    let alive = root.path().join(format!("{}-cafe", std::process::id()));
+    std::fs::create_dir_all(&alive).unwrap();
+    let images = Arc::new(DirImages::new());
+    let executor = LocalExecutor::new(root.path().join("x"), RuntimeChoice::Runc).unwrap();
+    let engine = Engine::with_executor(
+        Arc::new(Scrubber::new()),
+        images,
+        Arc::new(executor),
+        root.path().to_path_buf(),
+    )
+    .unwrap();
+    assert!(!stale.exists());
+    assert!(alive.exists());
+    assert!(engine.state_dir().starts_with(root.path()));
+}
