@@ -7,6 +7,7 @@ use hush_api::query::{Input, Output, Selection};
 use hush_api::Api;
 use hush_engine::{Container, Directory, Engine, File};
 use hush_image::ImageStore;
+use hush_registry::{Credentials, Puller, PullingImages};
 use hush_secrets::Secret;
 use hush_session::Session;
 
@@ -47,6 +48,7 @@ impl Object {
 pub struct Client {
     session: Arc<Session>,
     engine: Engine,
+    images: Arc<PullingImages>,
     empty_dir: std::path::PathBuf,
     objects: Mutex<HashMap<String, Object>>,
 }
@@ -54,10 +56,11 @@ pub struct Client {
 impl Client {
     /// A client over `session`, with the local image store under the session's home.
     pub fn new(session: Arc<Session>) -> Result<Self, QueryError> {
-        let images = ImageStore::open(&session.home().join("images"))?;
+        let store = ImageStore::open(&session.home().join("images"))?;
+        let images = Arc::new(PullingImages::new(store, Puller::from_env()?));
         let engine = Engine::with_images(
             session.scrubber().clone(),
-            Arc::new(images),
+            images.clone(),
             session.home().join("engine"),
         )?;
         let empty_dir = session.home().join("empty");
@@ -70,6 +73,7 @@ impl Client {
         Ok(Self {
             session,
             engine,
+            images,
             empty_dir,
             objects: Mutex::new(HashMap::new()),
         })
@@ -130,6 +134,20 @@ impl Client {
     pub fn set_secret(&self, name: &str, plaintext: &[u8]) -> Result<Output, QueryError> {
         let secret = self.session.set_secret(name, plaintext)?;
         Ok(self.hand_out(Object::Secret(secret)))
+    }
+
+    /// Uses `username` and `secret` for pulls from `address` for the rest of the session.
+    pub fn set_registry_auth(
+        &self,
+        address: &str,
+        username: &str,
+        secret: Secret,
+    ) -> Result<(), QueryError> {
+        let credentials = Credentials::new(username, secret);
+        Ok(self
+            .images
+            .puller()
+            .set_registry_auth(address, credentials)?)
     }
 
     /// An empty directory (host directories are only read, so it stays empty).

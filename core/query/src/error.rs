@@ -19,6 +19,9 @@ pub enum QueryError {
     /// The image store failed.
     #[error(transparent)]
     Image(#[from] hush_image::ImageError),
+    /// The registry client could not be set up.
+    #[error(transparent)]
+    Registry(#[from] hush_registry::RegistryError),
 }
 
 impl From<ApiError> for QueryError {
@@ -49,7 +52,7 @@ impl QueryError {
             Self::Secret(e) => QueryErrorKind::Secret(e.kind()),
             Self::Engine(EngineError::ExecFailed { .. }) => QueryErrorKind::Exec,
             Self::Engine(e) if is_usage(e) => QueryErrorKind::Invalid,
-            Self::Engine(_) | Self::Image(_) => QueryErrorKind::Engine,
+            Self::Engine(_) | Self::Image(_) | Self::Registry(_) => QueryErrorKind::Engine,
         }
     }
 }

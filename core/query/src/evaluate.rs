@@ -278,6 +278,11 @@ async fn container(
             next(c.with_mounted_directory(string(args, "path"), &d)?)
         }
         "with_user" => next(c.with_user(string(args, "name"))?),
+        "with_registry_auth" => {
+            let s = secret(client, args, "secret").await?;
+            client.set_registry_auth(string(args, "address"), string(args, "username"), s)?;
+            next(c)
+        }
         "stdout" => Ok(Value::Output(Output::String(c.stdout(engine).await?))),
         "stderr" => Ok(Value::Output(Output::String(c.stderr(engine).await?))),
         "exit_code" => Ok(Value::Output(Output::Int(
