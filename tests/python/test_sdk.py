@@ -216,3 +216,22 @@ def test_dag_works_from_a_plain_script(tmp_path: Path) -> None:
         check=False,
     )
     assert (out.returncode, out.stdout) == (0, "token=***\n"), out.stderr
+
+
+def test_requests_run_concurrently(tmp_path: Path) -> None:
+    """Two secrets whose commands wait for each other resolve only if both run at once."""
+    for me, other in [("a", "b"), ("b", "a")]:
+        script = tmp_path / f"{me}.sh"
+        script.write_text(
+            f"touch {tmp_path}/{me}.started\n"
+            f"i=0; while [ ! -e {tmp_path}/{other}.started ] && [ $i -lt 3000 ]; do sleep 0.01; i=$((i+1)); done\n"
+            f"[ -e {tmp_path}/{other}.started ] && echo rendezvous-{me}-value\n"
+        )
+        script.chmod(0o755)
+
+    async def main() -> list[str]:
+        a = dag.secret(f"cmd://{tmp_path}/a.sh")
+        b = dag.secret(f"cmd://{tmp_path}/b.sh")
+        return list(await asyncio.gather(a.plaintext(), b.plaintext()))
+
+    assert asyncio.run(main()) == ["rendezvous-a-value", "rendezvous-b-value"]

@@ -136,8 +136,9 @@ pub async fn session(args: SessionArgs, session: Arc<Session>) -> Result<u8, Fai
     Ok(0)
 }
 
-fn server(session: &Arc<Session>) -> Result<SessionServer, Failure> {
+fn server(session: &Arc<Session>) -> Result<Arc<SessionServer>, Failure> {
     SessionServer::new(session.clone())
+        .map(Arc::new)
         .map_err(|e| Failure::Work(format!("cannot start the engine: {}", e.message)))
 }
 
@@ -239,6 +240,8 @@ struct ModuleRun {
     child: tokio::process::Child,
     stream: UnixStream,
     relays: Vec<tokio::task::JoinHandle<()>>,
+    /// The `seq` of the describe request, which the answer echoes.
+    describe_seq: Value,
 }
 
 impl ModuleRun {
@@ -313,6 +316,7 @@ impl ModuleRun {
             child,
             stream: stream(ours)?,
             relays,
+            describe_seq: Value::Null,
         })
     }
 
@@ -327,20 +331,24 @@ impl ModuleRun {
         if frame["op"] != json!("describe") {
             return Err(failed(format!("it sent {} first", frame["op"])));
         }
+        self.describe_seq = frame["seq"].clone();
         serde_json::from_value(frame["module"].clone()).map_err(|e| failed(e.to_string()))
     }
 
     /// Answers the description with the call to make, or `null`.
     async fn answer(&mut self, call: Value) -> Result<(), Failure> {
-        write_frame(&mut self.stream, &reply(Ok::<_, ProtoError>(call)))
-            .await
-            .map_err(|e| Failure::Work(format!("the module channel failed: {e}")))
+        write_frame(
+            &mut self.stream,
+            &reply(&self.describe_seq, Ok::<_, ProtoError>(call)),
+        )
+        .await
+        .map_err(|e| Failure::Work(format!("the module channel failed: {e}")))
     }
 
     /// Serves the module until it exits; its output is fully relayed on return.
     async fn finish(
         mut self,
-        server: &SessionServer,
+        server: &Arc<SessionServer>,
         returned: Option<&mut Option<Value>>,
     ) -> Result<ExitStatus, Failure> {
         let served = server.serve(&mut self.stream, returned).await;

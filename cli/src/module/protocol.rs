@@ -1,5 +1,6 @@
 //! The session protocol between the CLI and SDK processes, over a Unix socketpair: frames of a
-//! 4-byte big-endian length and JSON text; each request is answered by one reply in order.
+//! 4-byte big-endian length and JSON text. Every request carries a `seq` number that its one
+//! reply echoes; requests are served concurrently, so replies may come in any order.
 //!
 //! Requests (`op`):
 //! - `evaluate {root: id|null, chain}`: a chain of the query protocol (`hush_api::query`),
@@ -14,14 +15,13 @@
 //! contain secret values.
 
 use serde_json::{json, Value};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::UnixStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 /// Largest frame accepted.
 const MAX_FRAME: usize = 64 << 20;
 
 /// Reads one frame; `None` at a clean end of input.
-pub async fn read_frame(stream: &mut UnixStream) -> std::io::Result<Option<Value>> {
+pub async fn read_frame(stream: &mut (impl AsyncRead + Unpin)) -> std::io::Result<Option<Value>> {
     let mut head = [0u8; 4];
     match stream.read_exact(&mut head).await {
         Ok(_) => {}
@@ -38,7 +38,10 @@ pub async fn read_frame(stream: &mut UnixStream) -> std::io::Result<Option<Value
 }
 
 /// Writes one frame.
-pub async fn write_frame(stream: &mut UnixStream, value: &Value) -> std::io::Result<()> {
+pub async fn write_frame(
+    stream: &mut (impl AsyncWrite + Unpin),
+    value: &Value,
+) -> std::io::Result<()> {
     let body = serde_json::to_vec(value)?;
     let length =
         u32::try_from(body.len()).map_err(|_| std::io::Error::other("session frame too large"))?;
@@ -110,12 +113,14 @@ impl From<hush_secrets::SecretError> for ProtoError {
     }
 }
 
-/// The reply for a request's outcome.
-pub fn reply(result: Result<Value, ProtoError>) -> Value {
-    match result {
+/// The reply to the request numbered `seq`.
+pub fn reply(seq: &Value, result: Result<Value, ProtoError>) -> Value {
+    let mut reply = match result {
         Ok(value) => json!({ "ok": value }),
         Err(e) => {
             json!({ "error": { "kind": e.kind, "message": e.message, "exit_code": e.exit_code } })
         }
-    }
+    };
+    reply["seq"] = seq.clone();
+    reply
 }

@@ -10,6 +10,8 @@ use hush_secrets::Secret;
 use hush_session::Session;
 use serde_json::{json, Value};
 use tokio::net::UnixStream;
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
 
 use super::protocol::{read_frame, reply, write_frame, ProtoError};
 
@@ -43,24 +45,50 @@ impl SessionServer {
         }
     }
 
-    /// Answers requests on `stream` until the process closes it. A module process's `return`
-    /// request is accepted when `returned` is given, and stores the result there.
+    /// Answers requests on `stream`, each as soon as it is done, until the process closes
+    /// it. A module process's `return` request is accepted when `returned` is given, and
+    /// stores the result there.
     pub async fn serve(
-        &self,
+        self: &Arc<Self>,
         stream: &mut UnixStream,
-        mut returned: Option<&mut Option<Value>>,
+        returned: Option<&mut Option<Value>>,
     ) -> std::io::Result<()> {
-        while let Some(request) = read_frame(stream).await? {
-            let result = match (request["op"].as_str(), returned.as_deref_mut()) {
-                (Some("return"), Some(slot)) => {
-                    *slot = Some(request["value"].clone());
-                    Ok(Value::Null)
+        let (mut reader, mut writer) = stream.split();
+        let (replies, mut outbox) = mpsc::unbounded_channel::<Value>();
+        let read = async move {
+            let mut returned = returned;
+            let mut tasks = JoinSet::new();
+            let result = async {
+                while let Some(request) = read_frame(&mut reader).await? {
+                    let seq = request["seq"].clone();
+                    match (request["op"].as_str(), returned.as_deref_mut()) {
+                        (Some("return"), Some(slot)) => {
+                            *slot = Some(request["value"].clone());
+                            let _ = replies.send(reply(&seq, Ok(Value::Null)));
+                        }
+                        _ => {
+                            let (this, replies) = (self.clone(), replies.clone());
+                            tasks.spawn(async move {
+                                let result = this.handle(request).await;
+                                let _ = replies.send(reply(&seq, result));
+                            });
+                        }
+                    }
                 }
-                _ => self.handle(request).await,
-            };
-            write_frame(stream, &reply(result)).await?;
-        }
-        Ok(())
+                Ok(())
+            }
+            .await;
+            tasks.join_all().await;
+            result
+        };
+        let write = async move {
+            while let Some(reply) = outbox.recv().await {
+                write_frame(&mut writer, &reply).await?;
+            }
+            Ok::<_, std::io::Error>(())
+        };
+        let (read, write) = tokio::join!(read, write);
+        read.and(write)
     }
 
     async fn handle(&self, request: Value) -> Result<Value, ProtoError> {
