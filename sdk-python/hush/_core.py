@@ -11,7 +11,6 @@ from __future__ import annotations
 import atexit
 import json
 import os
-import shutil
 import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Callable, TypeVar, Union
@@ -226,7 +225,7 @@ def connection() -> _native.Connection:
     with _lock:
         if _connection is None:
             fd = os.environ.pop("HUSH_SESSION_FD", None)
-            hush_bin = os.environ.get("HUSH_BIN") or shutil.which("hush") or "hush"
+            hush_bin = os.environ.get("HUSH_BIN") or "hush"
             _connection = _native.Connection.open(int(fd) if fd else None, hush_bin)
             atexit.register(_shutdown, _connection)
         return _connection

@@ -9,12 +9,10 @@ result. Everything it prints is scrubbed by the CLI.
 
 from __future__ import annotations
 
-import inspect
 import json
 import sys
 import types
 import typing
-from dataclasses import dataclass
 from typing import Any, Callable, TypeVar, Union
 
 from . import _core, _generated
@@ -27,11 +25,22 @@ _OBJECT_MARK = "__hush_object_type__"
 _objects: list[type] = []
 
 
-@dataclass(frozen=True)
 class Doc:
     """Help text for a function argument: ``Annotated[str, Doc("...")]``."""
 
-    text: str
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return f"Doc({self.text!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Doc) and other.text == self.text
+
+    def __hash__(self) -> int:
+        return hash(self.text)
 
 
 def object_type(cls: C) -> C:
@@ -78,23 +87,23 @@ def _api_type(hint: Any, where: str) -> tuple[str, bool]:
 def describe(cls: type) -> dict[str, Any]:
     """The JSON description of an ``@object_type`` class: its functions and their arguments."""
     functions = []
-    for name, fn in inspect.getmembers(cls, inspect.isfunction):
-        if not getattr(fn, _FUNCTION_MARK, False):
+    for name, fn in sorted(vars(cls).items()):
+        if not (isinstance(fn, types.FunctionType) and getattr(fn, _FUNCTION_MARK, False)):
             continue
         hints = typing.get_type_hints(fn, include_extras=True)
         args = []
-        for param in list(inspect.signature(fn).parameters.values())[1:]:
-            hint = hints.get(param.name, str)
+        for param, default in _parameters(fn):
+            hint = hints.get(param, str)
             doc = ""
             if typing.get_origin(hint) is typing.Annotated:
                 hint, *extras = typing.get_args(hint)
                 doc = next((e.text for e in extras if isinstance(e, Doc)), "")
-            ty, nullable = _api_type(hint, f"{cls.__name__}.{name}({param.name})")
-            has_default = param.default is not inspect.Parameter.empty
-            default = param.default if has_default and _is_json(param.default) else None
+            ty, nullable = _api_type(hint, f"{cls.__name__}.{name}({param})")
+            has_default = default is not _NO_DEFAULT
+            default = default if has_default and _is_json(default) else None
             args.append(
                 {
-                    "name": param.name,
+                    "name": param,
                     "type": ty,
                     "doc": doc,
                     "optional": has_default or nullable,
@@ -105,12 +114,43 @@ def describe(cls: type) -> dict[str, Any]:
         functions.append(
             {
                 "name": name,
-                "doc": inspect.getdoc(fn) or "",
+                "doc": _doc(fn),
                 "args": args,
                 "returns": _api_type(returns, f"{cls.__name__}.{name} result")[0],
             }
         )
-    return {"name": cls.__name__, "doc": inspect.getdoc(cls) or "", "functions": functions}
+    return {"name": cls.__name__, "doc": _doc(cls), "functions": functions}
+
+
+_NO_DEFAULT = object()
+
+
+def _parameters(fn: types.FunctionType) -> list[tuple[str, object]]:
+    """The parameters after ``self`` with their defaults (``_NO_DEFAULT`` when none)."""
+    code = fn.__code__
+    if code.co_flags & 0x0C:  # *args or **kwargs
+        raise TypeError(f"{fn.__qualname__}: *args and **kwargs are not supported")
+    positional = list(code.co_varnames[: code.co_argcount])
+    keyword = list(code.co_varnames[code.co_argcount : code.co_argcount + code.co_kwonlyargcount])
+    defaults = fn.__defaults__ or ()
+    first_default = len(positional) - len(defaults)
+    params = [
+        (name, defaults[i - first_default] if i >= first_default else _NO_DEFAULT) for i, name in enumerate(positional)
+    ]
+    kwdefaults = fn.__kwdefaults__ or {}
+    params += [(name, kwdefaults.get(name, _NO_DEFAULT)) for name in keyword]
+    return params[1:]
+
+
+def _doc(obj: object) -> str:
+    """A docstring without its indentation (as ``inspect.cleandoc``)."""
+    lines = (getattr(obj, "__doc__", None) or "").expandtabs().splitlines()
+    if not lines:
+        return ""
+    rest = [line for line in lines[1:] if line.strip()]
+    margin = min((len(line) - len(line.lstrip()) for line in rest), default=0)
+    text = [lines[0].strip()] + [line[margin:].rstrip() for line in lines[1:]]
+    return "\n".join(text).strip()
 
 
 def _is_json(value: object) -> bool:
@@ -139,8 +179,6 @@ def _decode_arg(value: Any, ty: str) -> Any:
 
 async def _encode_result(value: object) -> Any:
     """The function's result as a query-protocol output; objects are evaluated to handles."""
-    if value is None or isinstance(value, (str, int, bool)):
-        return value
     if isinstance(value, _core.Object):
         root, nodes = value._path()
         if not nodes and root is not None:
@@ -149,7 +187,7 @@ async def _encode_result(value: object) -> Any:
         return json.loads(await _core.connection().evaluate(chain, root))
     if isinstance(value, (list, tuple)):
         return [await _encode_result(v) for v in value]
-    raise TypeError(f"a function cannot return {type(value).__name__}")
+    return _encode_plain(value)
 
 
 def _main_object(wanted: str) -> type:
@@ -162,14 +200,37 @@ def _main_object(wanted: str) -> type:
     raise SystemExit(f"hush: the module declares no @object_type {wanted} (found: {names})")
 
 
-async def _call(cls: type, call: dict[str, Any], description: dict[str, Any]) -> Any:
+def _call(cls: type, call: dict[str, Any], description: dict[str, Any]) -> Any:
+    """Calls the function; the event loop starts only for coroutines and object results."""
     spec = next(f for f in description["functions"] if f["name"] == call["function"])
     types_by_name = {a["name"]: a["type"] for a in spec["args"]}
     kwargs = {name: _decode_arg(v, types_by_name[name]) for name, v in call["args"].items()}
     result = getattr(cls(), call["function"])(**kwargs)
-    if inspect.isawaitable(result):
+    if hasattr(result, "__await__") or _has_object(result):
+        import asyncio
+
+        return asyncio.run(_settle(result))
+    return _encode_plain(result)
+
+
+async def _settle(result: Any) -> Any:
+    if hasattr(result, "__await__"):
         result = await result
     return await _encode_result(result)
+
+
+def _has_object(value: object) -> bool:
+    if isinstance(value, (list, tuple)):
+        return any(_has_object(v) for v in value)
+    return isinstance(value, _core.Object)
+
+
+def _encode_plain(value: object) -> Any:
+    if value is None or isinstance(value, (str, int, bool)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_encode_plain(v) for v in value]
+    raise TypeError(f"a function cannot return {type(value).__name__}")
 
 
 def main(argv: list[str]) -> int:
@@ -196,8 +257,6 @@ def main(argv: list[str]) -> int:
     call_json = connection.module_describe(json.dumps(description))
     if call_json is None:
         return 0
-    import asyncio
-
-    output = asyncio.run(_call(cls, json.loads(call_json), description))
+    output = _call(cls, json.loads(call_json), description)
     connection.module_return(json.dumps(output))
     return 0

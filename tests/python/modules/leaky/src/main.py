@@ -54,6 +54,11 @@ class Leaky:
         return "done"
 
     @function
+    async def ping(self) -> str:
+        """A trivial coroutine function."""
+        return "pong"
+
+    @function
     def greet(
         self,
         name: Annotated[str, Doc("Who to greet")] = "world",
