@@ -143,3 +143,15 @@ def test_usage_errors_exit_2() -> None:
     assert out.returncode == 2 and "not an integer" in out.stderr
     out = run_hush("call", "-m", str(LEAKY), "echo-secret")
     assert out.returncode == 2 and "needs --token" in out.stderr
+
+
+def test_object_flags_and_list_results(tmp_path: Path) -> None:
+    (tmp_path / "b.txt").write_text("b")
+    (tmp_path / "a.txt").write_text("a")
+    out = run_hush("call", "-m", str(LEAKY), "list-dir", f"--src={tmp_path}")
+    assert (out.returncode, out.stdout) == (0, "a.txt\nb.txt\n"), out.stderr
+
+
+def test_module_children_do_not_inherit_the_channel() -> None:
+    out = run_hush("call", "-m", str(LEAKY), "channel-inherited")
+    assert (out.returncode, out.stdout) == (0, "false\n"), out.stderr

@@ -48,8 +48,12 @@ impl Connection {
                         "HUSH_SESSION_FD must name an inherited fd",
                     ));
                 }
-                // SAFETY: the fd was inherited for this purpose and is owned from here on.
-                let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+                // SAFETY: the fd was inherited for this purpose and is owned from here on;
+                // close-on-exec keeps it from the module's own child processes.
+                let owned = unsafe {
+                    libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+                    OwnedFd::from_raw_fd(fd)
+                };
                 (StdStream::from(owned), None)
             }
             None => {

@@ -1,11 +1,12 @@
 """A module that tries every way to leak a secret; the tests check that none gets through."""
 
 import os
+import subprocess
 import sys
 import time
 from typing import Annotated
 
-from hush import Doc, Secret, dag, function, object_type
+from hush import Directory, Doc, Secret, dag, function, object_type
 
 
 @object_type
@@ -52,6 +53,23 @@ class Leaky:
         while not os.path.exists(go):
             time.sleep(0.01)
         return "done"
+
+    @function
+    async def list_dir(
+        self, src: Annotated[Directory, Doc("A host directory")]
+    ) -> list[str]:
+        """The entries of a directory."""
+        return await src.entries()
+
+    @function
+    def channel_inherited(self) -> bool:
+        """Whether a child process of the module would inherit the session channel."""
+        return (
+            subprocess.run(
+                ["sh", "-c", "test -e /proc/self/fd/3"], check=False
+            ).returncode
+            == 0
+        )
 
     @function
     async def ping(self) -> str:
