@@ -116,3 +116,16 @@ def test_module_process_argv_and_environment_hold_no_secret(tmp_path: Path) -> N
         proc.wait()
     assert proc.returncode == 0, stderr
     assert stdout == "done\n"
+
+
+def test_nothing_on_disk_holds_the_value() -> None:
+    """After calls that received, printed, mounted and created secrets, no file under the
+    session's state directory or the module's directory holds a value."""
+    assert call("echo-secret", "--token=env://LEAK_TOKEN").returncode == 0
+    assert call("made-secret").returncode == 0
+    values = [VALUE.encode(), b"made-in-module-x7Qp2"]
+    for top in [Path(os.environ["HUSH_HOME"]), LEAKY]:
+        for path in top.rglob("*"):
+            if path.is_file() and not path.is_symlink():
+                data = path.read_bytes()
+                assert not any(v in data for v in values), path
