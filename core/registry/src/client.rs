@@ -1,5 +1,6 @@
 //! The puller: the distribution protocol's read side (manifests, blobs, auth challenges).
 
+use hush_secrets::describe_causes;
 use std::collections::HashMap;
 use std::fmt;
 use std::io::{self, Read};
@@ -281,7 +282,10 @@ impl Puller {
             .redirect(redirects)
             .build()
             .map_err(|e| {
-                RegistryError::Config(format!("cannot set up the HTTP client: {}", chain(&e)))
+                RegistryError::Config(format!(
+                    "cannot set up the HTTP client: {}",
+                    describe_causes(&e)
+                ))
             })
     }
 
@@ -582,7 +586,7 @@ impl Session<'_> {
                 self.puller.connect_timeout.as_secs_f32()
             )
         } else {
-            format!("{base}: {}", chain(&err))
+            format!("{base}: {}", describe_causes(&err))
         };
         Err(self.unreachable(if tried > 1 {
             format!("https failed, then {reason}")
@@ -650,9 +654,9 @@ impl Session<'_> {
         if let Some(login) = login {
             request = request.header(AUTHORIZATION, login.basic_header());
         }
-        let response = request
-            .send()
-            .map_err(|err| self.unreachable(format!("token endpoint {realm}: {}", chain(&err))))?;
+        let response = request.send().map_err(|err| {
+            self.unreachable(format!("token endpoint {realm}: {}", describe_causes(&err)))
+        })?;
         match response.status() {
             StatusCode::OK => {}
             StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
@@ -892,32 +896,6 @@ fn hex_sha256(bytes: &[u8]) -> String {
 fn short(digest: &Digest) -> String {
     let hex = digest.digest();
     format!("{}:{}", digest.algorithm(), &hex[..hex.len().min(12)])
-}
-
-/// The causes of `err`, without URLs and OS error numbers.
-fn chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        let text = match text.find(" (os error") {
-            Some(cut) => text[..cut].to_owned(),
-            None => text,
-        };
-        if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        source = cause.source();
-    }
-    if parts.is_empty() {
-        let text = err.to_string();
-        match text.find(" for url (") {
-            Some(cut) => text[..cut].to_owned(),
-            None => text,
-        }
-    } else {
-        parts.join(": ")
-    }
 }
 
 #[cfg(test)]

@@ -105,3 +105,30 @@ fn io_reason(err: &std::io::Error) -> String {
         None => text.to_lowercase(),
     }
 }
+
+/// The causes of `err` joined by `: `, most general first, without URLs and OS error numbers
+/// (for messages about network failures).
+pub fn describe_causes(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        let text = match text.find(" (os error") {
+            Some(cut) => text[..cut].to_owned(),
+            None => text,
+        };
+        if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = cause.source();
+    }
+    if parts.is_empty() {
+        let text = err.to_string();
+        match text.find(" for url (") {
+            Some(cut) => text[..cut].to_owned(),
+            None => text,
+        }
+    } else {
+        parts.join(": ")
+    }
+}

@@ -11,7 +11,7 @@ mod uri;
 mod value;
 
 pub use digest::{ensure_private_dir, hush_home, CacheDigest, MacKey, MacKeyError};
-pub use error::{ErrorKind, Failure, SecretError};
+pub use error::{describe_causes, ErrorKind, Failure, SecretError};
 pub use provider::{Provider, Registry, ResolveContext};
 pub use secret::{Origin, Secret};
 pub use store::{Observer, SecretStore, DEFAULT_LIMIT};

@@ -11,7 +11,7 @@ use reqwest::header::HeaderValue;
 use reqwest::{Response, Url};
 use zeroize::Zeroizing;
 
-use crate::error::Failure;
+use crate::error::{describe_causes, Failure};
 use crate::value::{SecretBuf, SecretBytes};
 
 /// Most bytes of an error response kept for its message.
@@ -48,7 +48,7 @@ pub(crate) fn client(
         .redirect(redirects);
     if let Some(pem) = extra_roots_pem {
         let certs = reqwest::Certificate::from_pem_bundle(pem)
-            .map_err(|e| format!("not a PEM certificate bundle ({})", chain(&e)))?;
+            .map_err(|e| format!("not a PEM certificate bundle ({})", describe_causes(&e)))?;
         if certs.is_empty() {
             return Err("no certificate in the PEM bundle".into());
         }
@@ -56,7 +56,7 @@ pub(crate) fn client(
     }
     builder
         .build()
-        .map_err(|e| format!("cannot set up the HTTP client: {}", chain(&e)))
+        .map_err(|e| format!("cannot set up the HTTP client: {}", describe_causes(&e)))
 }
 
 /// Maps a transport error to a failure kind: timeouts, unreachable servers (refused, DNS,
@@ -70,38 +70,21 @@ pub(crate) fn transport_failure(err: &reqwest::Error, server: &str, t: Timeouts)
         });
     }
     if err.is_body() || err.is_decode() || err.is_builder() {
-        return Failure::Provider(format!("bad exchange with {server}: {}", chain(err)));
+        return Failure::Provider(format!(
+            "bad exchange with {server}: {}",
+            describe_causes(err)
+        ));
     }
     if err.is_connect() {
-        return Failure::Unreachable(format!("cannot connect to {server}: {}", chain(err)));
+        return Failure::Unreachable(format!(
+            "cannot connect to {server}: {}",
+            describe_causes(err)
+        ));
     }
-    Failure::Unreachable(format!("request to {server} failed: {}", chain(err)))
-}
-
-/// The causes of `err`, most general first, without the URL and OS error numbers.
-fn chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        let text = match text.find(" (os error") {
-            Some(cut) => text[..cut].to_owned(),
-            None => text,
-        };
-        if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        source = cause.source();
-    }
-    if parts.is_empty() {
-        let text = err.to_string();
-        match text.find(" for url (") {
-            Some(cut) => text[..cut].to_owned(),
-            None => text,
-        }
-    } else {
-        parts.join(": ")
-    }
+    Failure::Unreachable(format!(
+        "request to {server} failed: {}",
+        describe_causes(err)
+    ))
 }
 
 /// Reads a response body into secret memory, failing with `TooLarge` past `cap` bytes.
