@@ -126,3 +126,65 @@ impl SessionServer {
 fn output(output: Output) -> Value {
     serde_json::to_value(output).expect("outputs serialize")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::module::protocol::{read_frame, write_frame};
+    use hush_session::SessionConfig;
+
+    async fn ask(stream: &mut UnixStream, request: Value) -> Value {
+        write_frame(stream, &request).await.unwrap();
+        read_frame(stream).await.unwrap().unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn secrets_by_handle_and_typed_errors() {
+        let home = tempfile::tempdir().unwrap();
+        let session = Session::new(SessionConfig {
+            home: home.path().to_owned(),
+            warnings: Arc::new(|_| {}),
+            ..SessionConfig::default()
+        });
+        let server = Arc::new(SessionServer::new(session.clone()).unwrap());
+        let (mut ours, mut theirs) = UnixStream::pair().unwrap();
+        let serving = tokio::spawn(async move { server.serve(&mut theirs, None).await });
+
+        let made = ask(
+            &mut ours,
+            json!({"seq": 1, "op": "set_secret", "name": "made", "plaintext": B64.encode("made-value-1")}),
+        )
+        .await;
+        assert_eq!(made["seq"], 1);
+        let id = made["ok"].as_str().unwrap().to_owned();
+        assert_eq!(session.scrub_text("x made-value-1 y"), "x *** y");
+
+        let value = ask(&mut ours, json!({"seq": 2, "op": "plaintext", "id": id})).await;
+        assert_eq!(value["ok"], json!(B64.encode("made-value-1")));
+        let name = ask(
+            &mut ours,
+            json!({"seq": 3, "op": "evaluate", "root": id, "chain": [{"field": "name"}]}),
+        )
+        .await;
+        assert_eq!(name["ok"], "made");
+
+        let missing = ask(
+            &mut ours,
+            json!({"seq": 4, "op": "evaluate", "root": null,
+                   "chain": [{"field": "secret", "args": {"uri": "env://HUSH_SERVER_TEST_UNSET"}}, {"field": "name"}]}),
+        )
+        .await;
+        assert_eq!(missing["error"]["kind"], "not_found");
+        let unknown = ask(
+            &mut ours,
+            json!({"seq": 5, "op": "plaintext", "id": "secret:999"}),
+        )
+        .await;
+        assert_eq!(unknown["error"]["kind"], "query");
+        let refused = ask(&mut ours, json!({"seq": 6, "op": "return", "value": 1})).await;
+        assert_eq!(refused["error"]["kind"], "query");
+
+        drop(ours);
+        serving.await.unwrap().unwrap();
+    }
+}
