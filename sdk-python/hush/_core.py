@@ -33,21 +33,25 @@ class Object:
 
     __slots__ = ("_args", "_field", "_id", "_parent")
     _type_name = "Object"
+    _parent: Object | None
+    _field: str
+    _args: dict[str, Input]
+    _id: str | None
 
     def __init__(self, parent: Object | None, field: str, args: dict[str, Input]) -> None:
-        self._parent = parent
-        self._field = field
-        self._args = args
-        self._id: str | None = None
+        _init(self, parent, field, args, None)
 
     @classmethod
     def _from_id(cls: type[O], object_id: str) -> O:  # noqa: PYI019 (typing.Self needs 3.11)
         obj = cls.__new__(cls)
-        obj._parent = None
-        obj._field = ""
-        obj._args = {}
-        obj._id = object_id
+        _init(obj, None, "", {}, object_id)
         return obj
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"{type(self).__name__} objects are immutable")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"{type(self).__name__} objects are immutable")
 
     def _path(self) -> tuple[str | None, list[Object]]:
         """The root id (``None`` for the API root) and the nodes from it to ``self``."""
@@ -87,6 +91,14 @@ class Object:
         steps = [f"{n._field}({_repr_args(n._args)})" for n in nodes]
         head = [f"id={root!r}"] if root is not None else []
         return f"{self._type_name}({'.'.join(head + steps)})"
+
+
+def _init(obj: Object, parent: Object | None, field: str, args: dict[str, Input], object_id: str | None) -> None:
+    set_ = object.__setattr__
+    set_(obj, "_parent", parent)
+    set_(obj, "_field", field)
+    set_(obj, "_args", args)
+    set_(obj, "_id", object_id)
 
 
 def _repr_args(args: dict[str, Input]) -> str:

@@ -73,8 +73,10 @@ def test_each_call_returns_a_new_object_and_leaves_its_parent_alone() -> None:
         "field": "with_env_variable",
         "args": {"name": "B", "value": "2"},
     }
-    with pytest.raises(AttributeError):
-        base.extra = 1  # type: ignore[attr-defined]
+    with pytest.raises(AttributeError, match="immutable"):
+        base._field = "with_exec"
+    with pytest.raises(AttributeError, match="immutable"):
+        del base._parent
 
 
 def test_optional_arguments_are_keyword_only_with_defaults() -> None:
