@@ -1,0 +1,320 @@
+//! The leak scan: before an exec's filesystem changes are committed to the cache, every file
+//! name, regular file, symlink target and extended attribute in them is searched for the
+//! plaintext (and the encoded variants the scrubber knows: base64, hex, percent- and
+//! JSON-escaping, trimmed, per line) of every secret the exec could see.
+
+use std::ffi::CString;
+use std::fmt;
+use std::fs;
+use std::io::Read;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+use hush_scrub::{Added, ScrubStream, Scrubber};
+
+use crate::error::{CacheError, Result};
+
+/// Where in a file the plaintext was found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LeakPlace {
+    /// The file's contents.
+    Contents,
+    /// The file's name (or a directory's).
+    Name,
+    /// A symlink's target.
+    LinkTarget,
+    /// The value of an extended attribute.
+    Xattr(String),
+}
+
+/// A secret found in an exec's filesystem changes. Names the secret and the file, never the
+/// value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Leak {
+    /// The secret's label (its redacted URI or its name).
+    pub secret: String,
+    /// The path inside the container.
+    pub path: String,
+    /// Where the plaintext was found.
+    pub place: LeakPlace,
+}
+
+impl fmt::Display for Leak {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let place = match &self.place {
+            LeakPlace::Contents => "contents".to_owned(),
+            LeakPlace::Name => "name".to_owned(),
+            LeakPlace::LinkTarget => "symlink target".to_owned(),
+            LeakPlace::Xattr(name) => format!("extended attribute {name}"),
+        };
+        write!(
+            f,
+            "secret {} was written to {} ({place})",
+            self.secret, self.path
+        )
+    }
+}
+
+/// Searches directory trees for a set of secrets.
+pub struct LeakScanner {
+    /// Every secret at once: one pass over the data.
+    all: Scrubber,
+    /// Each secret alone, to name the one found (only used after a hit).
+    each: Vec<(String, Scrubber)>,
+}
+
+impl LeakScanner {
+    /// A scanner for `secrets`, given as (label, plaintext). Secrets shorter than the
+    /// scrubber's minimum length (4 bytes) cannot be told apart from ordinary data and are not
+    /// searched for.
+    pub fn new<'a>(secrets: impl IntoIterator<Item = (String, &'a [u8])>) -> Self {
+        let all = Scrubber::new();
+        let mut each = Vec::new();
+        for (label, value) in secrets {
+            let one = Scrubber::new();
+            if one.add_secret(value) == Added::TooShort {
+                continue;
+            }
+            let _ = all.add_secret(value);
+            each.push((label, one));
+        }
+        Self { all, each }
+    }
+
+    /// Whether there is nothing to search for.
+    pub fn is_empty(&self) -> bool {
+        self.each.is_empty()
+    }
+
+    /// Scans the tree at `root` (an overlayfs upper directory: paths are reported as in the
+    /// container, `root` being `/`). Symlinks are not followed.
+    pub fn scan(&self, root: &Path) -> Result<Vec<Leak>> {
+        let mut leaks = Vec::new();
+        if self.is_empty() {
+            return Ok(leaks);
+        }
+        let mut todo = vec![(root.to_path_buf(), String::new())];
+        while let Some((dir, shown)) = todo.pop() {
+            let list = fs::read_dir(&dir).map_err(CacheError::io(format!("scan {shown}/")))?;
+            for entry in list {
+                let entry = entry.map_err(CacheError::io(format!("scan {shown}/")))?;
+                let name = entry.file_name();
+                let path = entry.path();
+                let shown = format!("{shown}/{}", name.to_string_lossy());
+                let meta =
+                    fs::symlink_metadata(&path).map_err(CacheError::io(format!("scan {shown}")))?;
+                let mut found = |place: LeakPlace, data: &dyn Fn(&Scrubber) -> Result<bool>| {
+                    if data(&self.all)? {
+                        for (label, one) in &self.each {
+                            if data(one)? {
+                                leaks.push(Leak {
+                                    secret: label.clone(),
+                                    path: shown.clone(),
+                                    place: place.clone(),
+                                });
+                            }
+                        }
+                    }
+                    Ok::<_, CacheError>(())
+                };
+                found(LeakPlace::Name, &|s| Ok(changes(s, name.as_bytes())))?;
+                if meta.file_type().is_symlink() {
+                    let target =
+                        fs::read_link(&path).map_err(CacheError::io(format!("scan {shown}")))?;
+                    found(LeakPlace::LinkTarget, &|s| {
+                        Ok(changes(s, target.as_os_str().as_bytes()))
+                    })?;
+                } else if meta.is_file() {
+                    found(LeakPlace::Contents, &|s| {
+                        file_changes(s, &path).map_err(CacheError::io(format!("scan {shown}")))
+                    })?;
+                }
+                for (attr, value) in xattrs(&path) {
+                    found(LeakPlace::Xattr(attr), &|s| Ok(changes(s, &value)))?;
+                }
+                if meta.is_dir() {
+                    todo.push((path, shown));
+                }
+            }
+        }
+        leaks.sort_by(|a, b| (&a.path, &a.secret).cmp(&(&b.path, &b.secret)));
+        Ok(leaks)
+    }
+}
+
+/// Compares a scrubber's output with its input as it streams: any difference is a secret.
+struct Detector {
+    stream: ScrubStream,
+    pending: Vec<u8>,
+    out: Vec<u8>,
+    hit: bool,
+}
+
+impl Detector {
+    fn new(scrubber: &Scrubber) -> Self {
+        Self {
+            stream: scrubber.stream(),
+            pending: Vec::new(),
+            out: Vec::new(),
+            hit: false,
+        }
+    }
+
+    fn write(&mut self, data: &[u8]) {
+        if self.hit {
+            return;
+        }
+        self.pending.extend_from_slice(data);
+        self.stream.write(data, &mut self.out);
+        self.compare();
+    }
+
+    /// Output that matches the input so far is dropped; the scrubber only ever releases
+    /// input bytes unchanged or replaces a secret.
+    fn compare(&mut self) {
+        let n = self.out.len();
+        if n > self.pending.len() || self.out[..] != self.pending[..n] {
+            self.hit = true;
+        }
+        self.pending.drain(..n.min(self.pending.len()));
+        self.out.clear();
+    }
+
+    fn finish(mut self) -> bool {
+        if !self.hit {
+            self.stream.finish(&mut self.out);
+            self.compare();
+            self.hit |= !self.pending.is_empty();
+        }
+        self.hit
+    }
+}
+
+fn changes(scrubber: &Scrubber, data: &[u8]) -> bool {
+    let mut d = Detector::new(scrubber);
+    d.write(data);
+    d.finish()
+}
+
+fn file_changes(scrubber: &Scrubber, path: &Path) -> std::io::Result<bool> {
+    let mut file = fs::File::open(path)?;
+    let mut d = Detector::new(scrubber);
+    let mut buf = vec![0u8; 256 << 10];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 || d.hit {
+            break;
+        }
+        d.write(&buf[..n]);
+    }
+    Ok(d.finish())
+}
+
+/// The extended attributes of `path` (not following symlinks), names and values; unreadable
+/// ones are skipped.
+fn xattrs(path: &Path) -> Vec<(String, Vec<u8>)> {
+    let Ok(c) = CString::new(path.as_os_str().as_bytes()) else {
+        return Vec::new();
+    };
+    // SAFETY: a valid C string; a null buffer of length 0 asks for the size.
+    let size = unsafe { libc::llistxattr(c.as_ptr(), std::ptr::null_mut(), 0) };
+    if size <= 0 {
+        return Vec::new();
+    }
+    let mut names = vec![0u8; size as usize];
+    // SAFETY: the buffer has the given length.
+    let size = unsafe { libc::llistxattr(c.as_ptr(), names.as_mut_ptr().cast(), names.len()) };
+    if size <= 0 {
+        return Vec::new();
+    }
+    names.truncate(size as usize);
+    let mut out = Vec::new();
+    for name in names.split(|&b| b == 0).filter(|n| !n.is_empty()) {
+        let Ok(cname) = CString::new(name) else {
+            continue;
+        };
+        // SAFETY: valid C strings; a null buffer of length 0 asks for the size.
+        let len = unsafe { libc::lgetxattr(c.as_ptr(), cname.as_ptr(), std::ptr::null_mut(), 0) };
+        if len < 0 {
+            continue;
+        }
+        let mut value = vec![0u8; len as usize];
+        // SAFETY: the buffer has the given length.
+        let len = unsafe {
+            libc::lgetxattr(
+                c.as_ptr(),
+                cname.as_ptr(),
+                value.as_mut_ptr().cast(),
+                value.len(),
+            )
+        };
+        if len < 0 {
+            continue;
+        }
+        value.truncate(len as usize);
+        out.push((String::from_utf8_lossy(name).into_owned(), value));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    const TOKEN: &[u8] = b"leak-scan-token-7QpZ";
+
+    #[test]
+    fn finds_contents_names_link_targets_and_encodings() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        fs::create_dir_all(root.join("app/deep")).unwrap();
+        fs::write(root.join("app/plain"), b"nothing to see here").unwrap();
+        let mut big = vec![b'x'; 600 << 10];
+        big.extend_from_slice(TOKEN);
+        big.extend_from_slice(b"tail");
+        fs::write(root.join("app/deep/big"), &big).unwrap();
+        fs::write(
+            root.join("app/b64"),
+            b"dG9rZW4=bGVhay1zY2FuLXRva2VuLTdRcFo=\n",
+        )
+        .unwrap();
+        fs::write(root.join("app/end"), TOKEN).unwrap();
+        fs::write(
+            root.join(String::from_utf8(TOKEN.to_vec()).unwrap()),
+            b"name",
+        )
+        .unwrap();
+        symlink(
+            format!("/x/{}", String::from_utf8_lossy(TOKEN)),
+            root.join("link"),
+        )
+        .unwrap();
+        let scanner = LeakScanner::new([
+            ("env://TOKEN".to_owned(), TOKEN),
+            ("other".to_owned(), &b"not-present-anywhere"[..]),
+        ]);
+        let leaks = scanner.scan(root).unwrap();
+        let shown: Vec<String> = leaks.iter().map(|l| l.to_string()).collect();
+        assert_eq!(
+            shown,
+            [
+                "secret env://TOKEN was written to /app/b64 (contents)",
+                "secret env://TOKEN was written to /app/deep/big (contents)",
+                "secret env://TOKEN was written to /app/end (contents)",
+                "secret env://TOKEN was written to /leak-scan-token-7QpZ (name)",
+                "secret env://TOKEN was written to /link (symlink target)",
+            ]
+        );
+    }
+
+    #[test]
+    fn clean_trees_and_prefixes_are_not_leaks() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("a"), &TOKEN[..TOKEN.len() - 1]).unwrap();
+        fs::write(dir.path().join("b"), b"").unwrap();
+        let scanner = LeakScanner::new([("t".to_owned(), TOKEN)]);
+        assert!(scanner.scan(dir.path()).unwrap().is_empty());
+        assert!(LeakScanner::new([]).scan(dir.path()).unwrap().is_empty());
+    }
+}

@@ -1,0 +1,700 @@
+//! The store: an SQLite index of entries and a directory of committed layers.
+
+use std::fs::{self, File};
+use std::io;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+
+use crate::error::{CacheError, Result};
+
+/// A cache key: the 32-byte key of an operation chain.
+pub type Key = [u8; 32];
+
+const SCHEMA_VERSION: i32 = 1;
+const INDEX: &str = "index.db";
+
+/// A result to store.
+pub struct NewEntry<'a> {
+    /// What produced it, as shown to people (a scrubbed command line).
+    pub what: &'a str,
+    /// The exit code.
+    pub exit_code: i32,
+    /// Scrubbed stdout.
+    pub stdout: &'a [u8],
+    /// Scrubbed stderr.
+    pub stderr: &'a [u8],
+    /// The filesystem changes (an overlayfs upper directory on the cache's filesystem, already
+    /// scanned for leaks), if any. It is moved into the cache.
+    pub layer: Option<&'a Path>,
+}
+
+/// A stored result, found by [`Cache::lookup`].
+#[derive(Debug)]
+pub struct Hit {
+    /// The exit code.
+    pub exit_code: i32,
+    /// Scrubbed stdout.
+    pub stdout: Vec<u8>,
+    /// Scrubbed stderr.
+    pub stderr: Vec<u8>,
+    /// The filesystem changes, if the exec made any.
+    pub layer: Option<Lease>,
+}
+
+/// The use of a committed layer: while a lease lives (in this or any process), pruning leaves
+/// the layer alone. Released on drop, or when the process dies.
+#[derive(Debug)]
+pub struct Lease {
+    path: PathBuf,
+    _dir: File,
+}
+
+impl Lease {
+    /// The layer directory (overlayfs form).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// What [`Cache::commit`] did.
+#[derive(Debug)]
+pub enum Commit {
+    /// Stored; the lease is on the committed layer, if there was one.
+    Stored(Option<Lease>),
+    /// Another process stored this key first; the given layer was left where it was.
+    AlreadyCached,
+}
+
+/// One entry, as listed by [`Cache::entries`].
+#[derive(Clone, Debug)]
+pub struct EntryInfo {
+    /// The key, hex.
+    pub key: String,
+    /// What produced it (a scrubbed command line).
+    pub what: String,
+    /// When it was stored.
+    pub created: SystemTime,
+    /// When it was last used.
+    pub last_used: SystemTime,
+    /// Bytes on disk: the layer's blocks and the stored output.
+    pub bytes: u64,
+}
+
+/// What [`Cache::prune`] removes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Prune {
+    /// Every entry.
+    All,
+    /// Entries not used for longer than this.
+    OlderThan(Duration),
+    /// Least recently used entries until the rest take at most this many bytes.
+    KeepBytes(u64),
+}
+
+/// What [`Cache::prune`] did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PruneReport {
+    /// Entries removed.
+    pub removed: usize,
+    /// Bytes those entries took.
+    pub freed_bytes: u64,
+    /// Entries that would have been removed but whose layer a running process uses.
+    pub in_use: usize,
+    /// Layer directories without an entry (left by a process killed mid-commit) removed.
+    pub orphans: usize,
+}
+
+/// The result of [`Cache::check`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckReport {
+    /// SQLite's `integrity_check` (`ok` when sound).
+    pub integrity: String,
+    /// Number of entries.
+    pub entries: usize,
+    /// Keys of entries whose layer directory is missing (never expected).
+    pub missing_layers: Vec<String>,
+}
+
+/// An exclusive claim on a key across processes (see [`Cache::lock_key`]); released on drop
+/// or when the process dies.
+#[derive(Debug)]
+pub struct KeyLock {
+    path: PathBuf,
+    _file: File,
+}
+
+impl Drop for KeyLock {
+    fn drop(&mut self) {
+        // Unlinked while still locked: a waiter that then locks the stale file notices
+        // and retries on a fresh one.
+        let _ = fs::remove_file(&self.path);
+    }
+}
+
+/// The persistent cache under one directory (`$HUSH_HOME/cache`). See the
+/// [crate documentation](crate) for the layout and the crash-safety argument.
+pub struct Cache {
+    root: PathBuf,
+    conn: Mutex<Connection>,
+}
+
+impl std::fmt::Debug for Cache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Cache({})", self.root.display())
+    }
+}
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+fn time(ms: i64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64)
+}
+
+fn flock(file: &File, op: libc::c_int) -> io::Result<()> {
+    loop {
+        // SAFETY: flock on an open descriptor.
+        if unsafe { libc::flock(file.as_raw_fd(), op) } == 0 {
+            return Ok(());
+        }
+        let err = io::Error::last_os_error();
+        if err.kind() != io::ErrorKind::Interrupted {
+            return Err(err);
+        }
+    }
+}
+
+fn same_file(a: &fs::Metadata, b: &fs::Metadata) -> bool {
+    a.dev() == b.dev() && a.ino() == b.ino()
+}
+
+/// Blocks used by a tree, in bytes (not following symlinks).
+fn disk_usage(path: &Path) -> u64 {
+    let mut total = 0;
+    let mut todo = vec![path.to_path_buf()];
+    while let Some(p) = todo.pop() {
+        let Ok(m) = fs::symlink_metadata(&p) else {
+            continue;
+        };
+        total += m.blocks() * 512;
+        if m.is_dir() {
+            if let Ok(list) = fs::read_dir(&p) {
+                todo.extend(list.flatten().map(|e| e.path()));
+            }
+        }
+    }
+    total
+}
+
+fn unique_name() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!(
+        "{}-{nanos:08x}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+impl Cache {
+    /// Opens (creating if needed, mode 0700) the cache in `root` and removes what an earlier
+    /// process killed midway through a prune left in its trash.
+    pub fn open(root: &Path) -> Result<Self> {
+        for dir in [root.to_path_buf(), root.join("layers"), root.join("locks")] {
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(&dir)
+                .map_err(CacheError::io(format!("create {}", dir.display())))?;
+        }
+        let trash = root.join("trash");
+        if let Ok(list) = fs::read_dir(&trash) {
+            for entry in list.flatten() {
+                let _ = fs::remove_dir_all(entry.path());
+            }
+        }
+        let path = root.join(INDEX);
+        let db = |source| CacheError::Db {
+            path: path.display().to_string(),
+            source,
+        };
+        let mut conn = Connection::open(&path).map_err(db)?;
+        conn.busy_timeout(Duration::from_secs(120)).map_err(db)?;
+        // Changing the journal mode can fail with SQLITE_BUSY without calling the busy
+        // handler when another process creates the index at the same moment: retry.
+        let mut tries = 0;
+        loop {
+            match Self::setup(&mut conn) {
+                Ok(()) => break,
+                Err(e) if tries < 200 && is_busy(&e) => {
+                    tries += 1;
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err(e) => return Err(db(e)),
+            }
+        }
+        Ok(Self {
+            root: root.to_path_buf(),
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn setup(conn: &mut Connection) -> rusqlite::Result<()> {
+        // Set before the first table exists, so prune can give pages back to the filesystem.
+        conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
+        let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+        debug_assert_eq!(mode.to_lowercase(), "wal");
+        // In WAL mode, NORMAL keeps the index consistent through any process crash; only a
+        // power loss can forget the last commits (the layers they name are then orphans).
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let version: i32 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if version < SCHEMA_VERSION {
+            tx.execute_batch(
+                "CREATE TABLE IF NOT EXISTS entries (
+                    key TEXT PRIMARY KEY,
+                    what TEXT NOT NULL,
+                    created INTEGER NOT NULL,
+                    last_used INTEGER NOT NULL,
+                    exit_code INTEGER NOT NULL,
+                    stdout BLOB NOT NULL,
+                    stderr BLOB NOT NULL,
+                    has_layer INTEGER NOT NULL,
+                    layer_bytes INTEGER NOT NULL
+                );
+                CREATE INDEX IF NOT EXISTS entries_last_used ON entries (last_used);
+                PRAGMA user_version = 1;",
+            )?;
+        }
+        tx.commit()
+    }
+
+    /// The cache directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn db(&self) -> impl Fn(rusqlite::Error) -> CacheError + '_ {
+        move |source| CacheError::Db {
+            path: self.root.join(INDEX).display().to_string(),
+            source,
+        }
+    }
+
+    fn layer_path(&self, hex: &str) -> PathBuf {
+        self.root.join("layers").join(hex)
+    }
+
+    fn lease(&self, hex: &str) -> io::Result<Lease> {
+        let path = self.layer_path(hex);
+        let dir = File::open(&path)?;
+        flock(&dir, libc::LOCK_SH)?;
+        Ok(Lease { path, _dir: dir })
+    }
+
+    /// The entry for `key`, if stored; marks it used and leases its layer.
+    pub fn lookup(&self, key: &Key) -> Result<Option<Hit>> {
+        let hex = hex::encode(key);
+        loop {
+            let row = self
+                .conn()
+                .query_row(
+                    "SELECT exit_code, stdout, stderr, has_layer FROM entries WHERE key = ?1",
+                    [&hex],
+                    |r| {
+                        Ok((
+                            r.get::<_, i32>(0)?,
+                            r.get::<_, Vec<u8>>(1)?,
+                            r.get::<_, Vec<u8>>(2)?,
+                            r.get::<_, bool>(3)?,
+                        ))
+                    },
+                )
+                .optional()
+                .map_err(self.db())?;
+            let Some((exit_code, stdout, stderr, has_layer)) = row else {
+                return Ok(None);
+            };
+            let layer = if has_layer {
+                match self.lease(&hex) {
+                    Ok(lease) => Some(lease),
+                    // Pruned meanwhile.
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+                    Err(e) => return Err(CacheError::io(format!("use cache layer {hex}"))(e)),
+                }
+            } else {
+                None
+            };
+            let marked = self
+                .conn()
+                .execute(
+                    "UPDATE entries SET last_used = ?2 WHERE key = ?1",
+                    params![hex, now()],
+                )
+                .map_err(self.db())?;
+            if marked == 0 {
+                return Ok(None);
+            }
+            // The leased directory must still be the entry's (not one pruned and replaced by
+            // a new commit of the same key in between); else look again.
+            if let Some(lease) = &layer {
+                let held = lease._dir.metadata();
+                let named = fs::metadata(&lease.path);
+                match (held, named) {
+                    (Ok(h), Ok(n)) if same_file(&h, &n) => {}
+                    _ => continue,
+                }
+            }
+            return Ok(Some(Hit {
+                exit_code,
+                stdout,
+                stderr,
+                layer,
+            }));
+        }
+    }
+
+    /// Claims `key` across processes until the returned lock is dropped, so that concurrent
+    /// evaluations of one operation run it once: the others wait, then find it stored.
+    /// Blocks; call it off the async executor.
+    pub fn lock_key(&self, key: &Key) -> Result<KeyLock> {
+        let path = self.root.join("locks").join(hex::encode(key));
+        let io = |what: &str| CacheError::io(format!("{what} {}", path.display()));
+        loop {
+            let file = fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .mode(0o600)
+                .open(&path)
+                .map_err(io("create"))?;
+            flock(&file, libc::LOCK_EX).map_err(io("lock"))?;
+            let held = file.metadata().map_err(io("stat"))?;
+            match fs::metadata(&path) {
+                Ok(named) if same_file(&held, &named) => {
+                    return Ok(KeyLock { path, _file: file });
+                }
+                _ => continue,
+            }
+        }
+    }
+
+    /// Exclusive use of the `layers` directory's names, held while entries and their layer
+    /// directories change together.
+    fn names_lock(&self) -> Result<File> {
+        let path = self.root.join("layers.lock");
+        let file = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(&path)
+            .map_err(CacheError::io(format!("create {}", path.display())))?;
+        flock(&file, libc::LOCK_EX).map_err(CacheError::io(format!("lock {}", path.display())))?;
+        Ok(file)
+    }
+
+    /// Moves `dir` to the trash and deletes it.
+    fn discard(&self, dir: &Path) -> Result<()> {
+        let trash = self.trash_path()?;
+        fs::rename(dir, &trash).map_err(CacheError::io(format!("move {}", dir.display())))?;
+        let _ = fs::remove_dir_all(&trash);
+        Ok(())
+    }
+
+    fn trash_path(&self) -> Result<PathBuf> {
+        let trash = self.root.join("trash");
+        fs::DirBuilder::new()
+            .mode(0o700)
+            .recursive(true)
+            .create(&trash)
+            .map_err(CacheError::io(format!("create {}", trash.display())))?;
+        Ok(trash.join(unique_name()))
+    }
+
+    /// Stores a result under `key`. The layer, if any, is flushed to disk and moved into the
+    /// cache before the entry is inserted, in one transaction with the check that the key is
+    /// new: a crash at any point leaves no entry, or a complete one (at worst a layer
+    /// directory without an entry, removed by the next commit of that key or by a prune).
+    pub fn commit(&self, key: &Key, entry: NewEntry<'_>) -> Result<Commit> {
+        let hex = hex::encode(key);
+        let layer_bytes = match entry.layer {
+            Some(layer) => {
+                sync_filesystem(layer)?;
+                disk_usage(layer)
+            }
+            None => 0,
+        };
+        let _names = self.names_lock()?;
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(self.db())?;
+        let exists = tx
+            .query_row("SELECT 1 FROM entries WHERE key = ?1", [&hex], |_| Ok(()))
+            .optional()
+            .map_err(self.db())?
+            .is_some();
+        if exists {
+            return Ok(Commit::AlreadyCached);
+        }
+        let mut lease = None;
+        if let Some(layer) = entry.layer {
+            let dest = self.layer_path(&hex);
+            if fs::symlink_metadata(&dest).is_ok() {
+                self.discard(&dest)?;
+            }
+            fs::rename(layer, &dest).map_err(|e| {
+                if e.raw_os_error() == Some(libc::EXDEV) {
+                    CacheError::CrossDevice {
+                        layer: layer.display().to_string(),
+                        cache: self.root.display().to_string(),
+                    }
+                } else {
+                    CacheError::io(format!("move {} into the cache", layer.display()))(e)
+                }
+            })?;
+            let leased = sync_dir(&self.root.join("layers")).and_then(|()| self.lease(&hex));
+            match leased {
+                Ok(l) => lease = Some(l),
+                Err(e) => {
+                    let _ = fs::rename(&dest, layer);
+                    return Err(CacheError::io(format!("use cache layer {hex}"))(e));
+                }
+            }
+        }
+        let now = now();
+        let stored = tx
+            .execute(
+                "INSERT INTO entries (key, what, created, last_used, exit_code, stdout, stderr,
+                                      has_layer, layer_bytes)
+                 VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    hex,
+                    entry.what,
+                    now,
+                    entry.exit_code,
+                    entry.stdout,
+                    entry.stderr,
+                    entry.layer.is_some(),
+                    layer_bytes as i64
+                ],
+            )
+            .and_then(|_| tx.commit());
+        if let Err(e) = stored {
+            if let (Some(layer), Some(l)) = (entry.layer, lease.take()) {
+                let _ = fs::rename(l.path(), layer);
+            }
+            return Err(self.db()(e));
+        }
+        Ok(Commit::Stored(lease))
+    }
+
+    /// Every entry, most recently used first.
+    pub fn entries(&self) -> Result<Vec<EntryInfo>> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare(
+                "SELECT key, what, created, last_used,
+                        layer_bytes + length(stdout) + length(stderr)
+                 FROM entries ORDER BY last_used DESC, key",
+            )
+            .map_err(self.db())?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(EntryInfo {
+                    key: r.get(0)?,
+                    what: r.get(1)?,
+                    created: time(r.get(2)?),
+                    last_used: time(r.get(3)?),
+                    bytes: r.get::<_, i64>(4)?.max(0) as u64,
+                })
+            })
+            .map_err(self.db())?;
+        rows.collect::<rusqlite::Result<_>>().map_err(self.db())
+    }
+
+    /// Removes entries (see [`Prune`]) and orphaned layer directories, never a layer that a
+    /// running process leases, and gives the freed pages of the index back to the filesystem.
+    pub fn prune(&self, what: Prune) -> Result<PruneReport> {
+        let rows: Vec<(String, i64, u64, bool)> = {
+            let conn = self.conn();
+            let mut stmt = conn
+                .prepare(
+                    "SELECT key, last_used, layer_bytes + length(stdout) + length(stderr),
+                            has_layer
+                     FROM entries ORDER BY last_used, key",
+                )
+                .map_err(self.db())?;
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get::<_, i64>(2)?.max(0) as u64,
+                        r.get(3)?,
+                    ))
+                })
+                .map_err(self.db())?;
+            rows.collect::<rusqlite::Result<_>>().map_err(self.db())?
+        };
+        let mut total: u64 = rows.iter().map(|r| r.2).sum();
+        let now = now();
+        let mut report = PruneReport::default();
+        for (key, last_used, bytes, has_layer) in rows {
+            let selected = match what {
+                Prune::All => true,
+                Prune::OlderThan(age) => last_used < now - age.as_millis() as i64,
+                Prune::KeepBytes(keep) => total > keep,
+            };
+            if !selected {
+                continue;
+            }
+            match self.remove(&key, has_layer)? {
+                Removed::Yes => {
+                    report.removed += 1;
+                    report.freed_bytes += bytes;
+                    total -= bytes;
+                }
+                Removed::InUse => report.in_use += 1,
+                Removed::Gone => total -= bytes,
+            }
+        }
+        report.orphans = self.remove_orphans()?;
+        let conn = self.conn();
+        conn.execute_batch("PRAGMA incremental_vacuum")
+            .map_err(self.db())?;
+        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .map_err(self.db())?;
+        Ok(report)
+    }
+
+    fn remove(&self, hex: &str, has_layer: bool) -> Result<Removed> {
+        let path = self.layer_path(hex);
+        // Held exclusively (without waiting) so that no lease exists while it goes.
+        let _exclusive = if has_layer {
+            match File::open(&path) {
+                Ok(dir) => match flock(&dir, libc::LOCK_EX | libc::LOCK_NB) {
+                    Ok(()) => Some(dir),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Removed::InUse),
+                    Err(e) => return Err(CacheError::io(format!("lock {}", path.display()))(e)),
+                },
+                Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+                Err(e) => return Err(CacheError::io(format!("open {}", path.display()))(e)),
+            }
+        } else {
+            None
+        };
+        let _names = self.names_lock()?;
+        let deleted = self
+            .conn()
+            .execute("DELETE FROM entries WHERE key = ?1", [hex])
+            .map_err(self.db())?;
+        if deleted == 0 {
+            return Ok(Removed::Gone);
+        }
+        // A crash here leaves an orphaned directory, which the next prune removes.
+        if has_layer && fs::symlink_metadata(&path).is_ok() {
+            self.discard(&path)?;
+        }
+        Ok(Removed::Yes)
+    }
+
+    /// Removes layer directories that have no entry; returns how many.
+    fn remove_orphans(&self) -> Result<usize> {
+        let _names = self.names_lock()?;
+        let dir = self.root.join("layers");
+        let list = fs::read_dir(&dir).map_err(CacheError::io(format!("list {}", dir.display())))?;
+        let mut removed = 0;
+        for entry in list.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let known = self
+                .conn()
+                .query_row(
+                    "SELECT 1 FROM entries WHERE key = ?1 AND has_layer",
+                    [&name],
+                    |_| Ok(()),
+                )
+                .optional()
+                .map_err(self.db())?
+                .is_some();
+            if !known {
+                self.discard(&entry.path())?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Checks the index (`PRAGMA integrity_check`) and that every entry's layer exists.
+    pub fn check(&self) -> Result<CheckReport> {
+        let conn = self.conn();
+        let integrity: String = conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .map_err(self.db())?;
+        let mut stmt = conn
+            .prepare("SELECT key, has_layer FROM entries")
+            .map_err(self.db())?;
+        let rows: Vec<(String, bool)> = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(self.db())?
+            .collect::<rusqlite::Result<_>>()
+            .map_err(self.db())?;
+        let missing_layers = rows
+            .iter()
+            .filter(|(key, has)| *has && !self.layer_path(key).is_dir())
+            .map(|(key, _)| key.clone())
+            .collect();
+        Ok(CheckReport {
+            integrity,
+            entries: rows.len(),
+            missing_layers,
+        })
+    }
+}
+
+enum Removed {
+    Yes,
+    InUse,
+    Gone,
+}
+
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
+
+/// Flushes the filesystem holding `path` (all of a layer's files and directories at once).
+fn sync_filesystem(path: &Path) -> Result<()> {
+    let dir = File::open(path).map_err(CacheError::io(format!("open {}", path.display())))?;
+    // SAFETY: syncfs on an open descriptor.
+    if unsafe { libc::syncfs(dir.as_raw_fd()) } != 0 {
+        return Err(CacheError::io(format!("flush {}", path.display()))(
+            io::Error::last_os_error(),
+        ));
+    }
+    Ok(())
+}
+
+fn sync_dir(path: &Path) -> io::Result<()> {
+    File::open(path)?.sync_all()
+}
