@@ -32,8 +32,8 @@ test-python: setup
 	$(PY_VENV)/bin/ruff check sdk-python tests/python examples/python
 	$(PY_VENV)/bin/ruff format --check sdk-python tests/python examples/python
 	$(PY_VENV)/bin/mypy --strict sdk-python/hush
-	for d in examples/python/*/src; do (cd $$d && ../../../../$(PY_VENV)/bin/mypy --strict main.py) || exit 1; done
-	cd tests/python && ../../$(PY_VENV)/bin/mypy --strict .
+	for d in examples/python/*/src tests/python/modules/*/src; do (cd $$d && $(CURDIR)/$(PY_VENV)/bin/mypy --strict main.py) || exit 1; done
+	cd tests/python && ../../$(PY_VENV)/bin/mypy --strict *.py
 	HUSH_BIN=$(PY_TARGET)/debug/hush $(PY_VENV)/bin/pytest -q -p no:cacheprovider tests/python
 
 # SPEC section 10 for the Python SDK (figures in BENCHMARKS.md, "Python SDK").

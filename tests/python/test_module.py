@@ -155,3 +155,11 @@ def test_object_flags_and_list_results(tmp_path: Path) -> None:
 def test_module_children_do_not_inherit_the_channel() -> None:
     out = run_hush("call", "-m", str(LEAKY), "channel-inherited")
     assert (out.returncode, out.stdout) == (0, "false\n"), out.stderr
+
+
+def test_trivial_module_of_the_benchmark() -> None:
+    trivial = ROOT / "tests" / "python" / "modules" / "trivial"
+    out = run_hush("call", "-m", str(trivial), "hello", "--name=bench")
+    assert (out.returncode, out.stdout) == (0, "hello bench\n"), out.stderr
+    out = run_hush("call", "-m", str(trivial), "ping")
+    assert (out.returncode, out.stdout) == (0, "pong\n"), out.stderr

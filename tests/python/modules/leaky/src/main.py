@@ -72,11 +72,6 @@ class Leaky:
         )
 
     @function
-    async def ping(self) -> str:
-        """A trivial coroutine function."""
-        return "pong"
-
-    @function
     def greet(
         self,
         name: Annotated[str, Doc("Who to greet")] = "world",
