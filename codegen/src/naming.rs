@@ -1,7 +1,7 @@
 //! Spelling of API names in each SDK language, with keyword escaping. The description uses
 //! snake_case for fields and arguments and PascalCase for types.
 
-use heck::{ToKebabCase, ToLowerCamelCase, ToPascalCase, ToSnakeCase};
+use heck::{ToLowerCamelCase, ToPascalCase, ToSnakeCase};
 
 /// An SDK language.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -145,11 +145,6 @@ impl Lang {
     }
 }
 
-/// The command-line spelling of a name: `with_exec` → `with-exec`.
-pub fn kebab(name: &str) -> String {
-    name.to_kebab_case()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -169,6 +164,5 @@ mod tests {
         assert_eq!(Lang::Go.param("type"), "type_");
         assert_eq!(Lang::Go.param("cache_key"), "cacheKey");
         assert_eq!(Lang::Go.type_name("Container"), "Container");
-        assert_eq!(kebab("with_mounted_secret"), "with-mounted-secret");
     }
 }
