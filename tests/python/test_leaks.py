@@ -3,9 +3,12 @@ exceptions and tracebacks, reprs, the module process's argv and environment."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
+import sys
 import time
+import traceback
 from pathlib import Path
 
 import hush
@@ -129,3 +132,53 @@ def test_nothing_on_disk_holds_the_value() -> None:
             if path.is_file() and not path.is_symlink():
                 data = path.read_bytes()
                 assert not any(v in data for v in values), path
+
+
+def test_exec_errors_and_their_tracebacks_have_no_value() -> None:
+    async def main() -> str:
+        try:
+            await (
+                dag.container()
+                .from_("busybox")
+                .with_secret_variable("T", dag.secret("env://HUSH_SDK_TEST_EXEC"))
+                .with_exec(["sh", "-c", "echo failing with $T >&2; exit 3"])
+                .sync()
+            )
+        except hush.ExecError as e:
+            assert e.exit_code == 3
+            return "".join(
+                traceback.format_exception(type(e), e, e.__traceback__)
+            ) + repr(e)
+        raise AssertionError("the exec did not fail")
+
+    text = asyncio.run(main())
+    assert "ExecError" in text
+    assert "exec-secret-value-9" not in text
+
+
+def test_too_large_is_typed_and_names_the_secret(tmp_path: Path) -> None:
+    script = tmp_path / "big.py"
+    script.write_text(
+        "import asyncio, hush\n"
+        "async def main() -> None:\n"
+        "    try:\n"
+        "        await hush.dag.secret('env://BIG_TOKEN').plaintext()\n"
+        "    except hush.TooLargeError as e:\n"
+        "        print(type(e).__name__, e)\n"
+        "asyncio.run(main())\n"
+    )
+    env = dict(
+        os.environ, BIG_TOKEN="big-secret-value-0123456789", HUSH_SECRET_MAX_BYTES="8"
+    )
+    out = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith(
+        'TooLargeError secret "env://BIG_TOKEN" is larger than the limit of 8 bytes'
+    )
+    assert "big-secret-value" not in out.stdout + out.stderr

@@ -151,6 +151,8 @@ def test_secrets_resolve_and_read_only_through_plaintext() -> None:
         token = dag.secret("env://HUSH_SDK_TEST_TOKEN")
         assert await token.name() == "env://HUSH_SDK_TEST_TOKEN"
         assert await token.plaintext() == "sdk-token-value-1"
+        keyed = dag.secret("env://HUSH_SDK_TEST_TOKEN", cache_key="rotating")
+        assert await keyed.plaintext() == "sdk-token-value-1"
         made = dag.set_secret("made", "made-value-22")
         assert "made-value-22" not in repr(made)
         assert await made.name() == "made"
