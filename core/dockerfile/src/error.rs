@@ -1,0 +1,55 @@
+//! Typed errors of the Dockerfile frontend.
+
+/// A Dockerfile, flag or build error. Messages never hold secret values: only secret IDs,
+/// instruction names, paths and line numbers.
+#[derive(Debug, thiserror::Error)]
+pub enum DockerfileError {
+    /// The Dockerfile cannot be parsed.
+    #[error("Dockerfile line {line}: {message}")]
+    Parse {
+        /// 1-based line of the instruction.
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// An instruction hush does not support.
+    #[error("Dockerfile line {line}: unsupported instruction {instruction}")]
+    Unsupported {
+        /// 1-based line of the instruction.
+        line: usize,
+        /// The instruction keyword, upper-cased.
+        instruction: String,
+    },
+    /// A `RUN --mount` value is invalid (BuildKit's wording where it has one).
+    #[error("Dockerfile line {line}: {message}")]
+    Mount {
+        /// 1-based line of the RUN instruction.
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// A `--secret`, `--ssh` or `--build-arg` flag value is invalid.
+    #[error("{0}")]
+    Flag(String),
+    /// A required secret was not given (`secret ID: not found`, as BuildKit says).
+    #[error("Dockerfile line {line}: secret {id}: not found")]
+    SecretNotFound {
+        /// 1-based line of the RUN instruction.
+        line: usize,
+        /// The secret ID.
+        id: String,
+    },
+    /// The build failed (a step, the engine, the image store).
+    #[error("{0}")]
+    Build(String),
+}
+
+/// Result alias of this crate.
+pub type Result<T, E = DockerfileError> = std::result::Result<T, E>;
+
+pub(crate) fn parse_err(line: usize, message: impl Into<String>) -> DockerfileError {
+    DockerfileError::Parse {
+        line,
+        message: message.into(),
+    }
+}
