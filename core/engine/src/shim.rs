@@ -128,8 +128,12 @@ fn overlay_data(links: &Path, lower: &[PathBuf], upper: &Path, work: &Path) -> S
             .to_owned();
         names.push(check(&name)?);
     }
+    // `volatile`: no syncs of the upper layer. Each upper directory is fresh and used once,
+    // later execs read it through the page cache, and a crash loses only this engine's
+    // layers, which a new engine removes anyway; unmounting stays cheap instead of waiting
+    // for a journal commit of the state directory's filesystem.
     Ok(format!(
-        "lowerdir={},upperdir={},workdir={}",
+        "lowerdir={},upperdir={},workdir={},volatile",
         names.join(":"),
         check(upper)?,
         check(work)?
@@ -504,6 +508,7 @@ fn run() -> ShimResult<Status> {
     for stub in &stubs {
         remove_stub(&rootfs, stub);
     }
+    let _ = std::env::set_current_dir("/");
     for m in mounted.iter().rev() {
         umount(m);
     }
