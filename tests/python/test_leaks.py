@@ -13,8 +13,9 @@ from pathlib import Path
 
 import hush
 import pytest
-from conftest import ROOT, hush_bin
 from hush import dag
+
+from conftest import ROOT, hush_bin
 
 LEAKY = ROOT / "tests" / "python" / "modules" / "leaky"
 VALUE = "leak-canary-7f3a9c"

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Optional
 
-from conftest import ROOT, run_hush
 from hush import Container, Doc, Secret, function, object_type
 from hush._module import describe
+
+from conftest import ROOT, run_hush
 
 LEAKY = ROOT / "tests" / "python" / "modules" / "leaky"
 
@@ -23,7 +24,7 @@ def test_describe_reads_types_docs_defaults_and_optionals() -> None:
             token: Annotated[Secret, Doc("The token")],
             args: list[str],
             level: int = 3,
-            label: str | None = None,
+            label: Optional[str] = None,
         ) -> Container:
             """Builds it."""
             raise NotImplementedError

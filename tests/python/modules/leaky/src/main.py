@@ -1,10 +1,12 @@
 """A module that tries every way to leak a secret; the tests check that none gets through."""
 
+from __future__ import annotations
+
 import os
 import subprocess
 import sys
 import time
-from typing import Annotated
+from typing import Annotated, Optional
 
 from hush import Directory, Doc, Secret, dag, function, object_type
 
@@ -77,7 +79,7 @@ class Leaky:
         name: Annotated[str, Doc("Who to greet")] = "world",
         count: int = 1,
         loud: bool = False,
-        tags: list[str] | None = None,
+        tags: Optional[list[str]] = None,
     ) -> str:
         """Greets someone.
 
