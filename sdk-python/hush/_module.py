@@ -178,12 +178,15 @@ def _decode_arg(value: Any, ty: str) -> Any:
 
 
 async def _encode_result(value: object) -> Any:
-    """The function's result as a query-protocol output; objects are evaluated to handles."""
+    """The function's result as a query-protocol output; objects are evaluated to handles, and
+    those with a ``sync`` (containers) are run, so that a failing exec fails the call."""
     if isinstance(value, _core.Object):
-        root, nodes = value._path()
+        sync = getattr(value, "sync", None)
+        obj: _core.Object = value if sync is None else await sync()
+        root, nodes = obj._path()
         if not nodes and root is not None:
-            return {"type": value._type_name, "id": root}
-        root, chain = value._query()
+            return {"type": obj._type_name, "id": root}
+        root, chain = obj._query()
         return json.loads(await _core.connection().evaluate(chain, root))
     if isinstance(value, (list, tuple)):
         return [await _encode_result(v) for v in value]

@@ -164,3 +164,12 @@ def test_trivial_module_of_the_benchmark() -> None:
     assert (out.returncode, out.stdout) == (0, "hello bench\n"), out.stderr
     out = run_hush("call", "-m", str(trivial), "ping")
     assert (out.returncode, out.stdout) == (0, "pong\n"), out.stderr
+
+
+def test_returned_containers_are_run() -> None:
+    out = run_hush("call", "-m", str(LEAKY), "build")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("Container container:")
+    out = run_hush("call", "-m", str(LEAKY), "build", "--fail")
+    assert out.returncode == 1
+    assert "ExecError" in out.stderr and "build failed" in out.stderr

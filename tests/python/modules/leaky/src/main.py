@@ -8,7 +8,7 @@ import sys
 import time
 from typing import Annotated, Optional
 
-from hush import Directory, Doc, Secret, dag, function, object_type
+from hush import Container, Directory, Doc, Secret, dag, function, object_type
 
 
 @object_type
@@ -62,6 +62,15 @@ class Leaky:
     ) -> list[str]:
         """The entries of a directory."""
         return await src.entries()
+
+    @function
+    def build(self, fail: bool = False) -> Container:
+        """A container that is run when returned; --fail makes its exec fail."""
+        return (
+            dag.container()
+            .from_("busybox")
+            .with_exec(["sh", "-c", "exit 7" if fail else "true"])
+        )
 
     @function
     def channel_inherited(self) -> bool:
