@@ -150,7 +150,7 @@ fn table(images: &[ImageSummary]) -> String {
 }
 
 /// Bytes in decimal units with three significant digits, as Docker shows them: `4.26MB`.
-fn human_size(bytes: u64) -> String {
+pub(crate) fn human_size(bytes: u64) -> String {
     const UNITS: [&str; 6] = ["B", "kB", "MB", "GB", "TB", "PB"];
     let mut value = bytes as f64;
     let mut unit = 0;
@@ -167,7 +167,7 @@ fn human_size(bytes: u64) -> String {
 }
 
 /// "3 hours ago".
-fn age(created: SystemTime, now: SystemTime) -> String {
+pub(crate) fn age(created: SystemTime, now: SystemTime) -> String {
     let Ok(elapsed) = now.duration_since(created) else {
         return "just now".to_string();
     };

@@ -1,5 +1,6 @@
 //! The `hush` command-line interface.
 
+mod cache;
 mod core_chain;
 mod exit;
 mod image;
@@ -31,6 +32,9 @@ enum Command {
     /// Manage the local image store.
     #[command(subcommand)]
     Image(image::ImageCommand),
+    /// Inspect and prune the persistent cache of exec results.
+    #[command(subcommand)]
+    Cache(cache::CacheCommand),
     /// Scaffold a module.
     Init(module::init::InitArgs),
     /// List a module's functions.
@@ -60,6 +64,7 @@ fn main() -> ExitCode {
             Command::Run(args) => run::run(args, session.clone()).await,
             Command::Core(args) => core_chain::run(args, session.clone()).await,
             Command::Image(cmd) => image::run(cmd).map(|()| 0),
+            Command::Cache(cmd) => cache::run(cmd).map(|()| 0),
             Command::Init(args) => module::init::run(args),
             Command::Functions(args) => module::call::functions(args, session.clone()).await,
             Command::Call(args) => module::call::call(args, session.clone()).await,

@@ -7,8 +7,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use hush_cache::{Cache, Commit, LeakScanner, NewEntry};
 use hush_scrub::Scrubber;
-use hush_secrets::Secret;
+use hush_secrets::{MacKey, Secret};
 use sha2::{Digest as _, Sha256};
 use tokio::sync::OnceCell;
 
@@ -17,8 +18,8 @@ use crate::executor::{
     output_tail, ExecDirMount, ExecOutput, ExecSecretMount, ExecSpec, Executor, LocalExecutor,
     RuntimeChoice,
 };
-use crate::images::{ImageConfig, ImageSource};
-use crate::model::{encode_op, Container, DirSource, Directory, File, Op};
+use crate::images::{ImageConfig, ImageSource, ResolvedImage};
+use crate::model::{encode_op, field, Container, DirSource, Directory, File, Op};
 use crate::owner::Owner;
 use crate::rootfs::{self, Layer};
 
@@ -54,13 +55,44 @@ struct State {
 
 type Memo = Mutex<HashMap<[u8; 32], Arc<OnceCell<Arc<State>>>>>;
 
+/// Receives warnings (never containing a secret value), e.g. a session's warning sink.
+pub type Warnings = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// The persistent cache an engine stores exec results in, with what its keys need.
+pub struct PersistentCache {
+    cache: Arc<Cache>,
+    mac: Arc<MacKey>,
+    warnings: Warnings,
+}
+
+impl PersistentCache {
+    /// Exec results go to `cache`, keyed with secrets' MACs under `mac` (the session's MAC
+    /// key); a leak found before a commit, or a cache failure, is reported to `warnings`.
+    pub fn new(cache: Arc<Cache>, mac: Arc<MacKey>, warnings: Warnings) -> Self {
+        Self {
+            cache,
+            mac,
+            warnings,
+        }
+    }
+}
+
+/// An image resolved once per engine, with its identity for keys.
+struct Image {
+    resolved: ResolvedImage,
+    identity: [u8; 32],
+}
+
 struct Inner {
     scrubber: Arc<Scrubber>,
     images: Arc<dyn ImageSource>,
     executor: Arc<dyn Executor>,
     dir: PathBuf,
     salt: [u8; 32],
+    persist: Option<PersistentCache>,
     memo: Memo,
+    resolved: Mutex<HashMap<String, Arc<Image>>>,
+    host_dirs: Mutex<HashMap<PathBuf, [u8; 32]>>,
     next: AtomicU64,
 }
 
@@ -75,10 +107,11 @@ impl Drop for Inner {
 
 /// Evaluates containers: resolves images, runs execs with an [`Executor`], scrubs their
 /// output with the session's [`Scrubber`] and remembers results, so each exec of a chain
-/// runs at most once per engine.
+/// runs at most once per engine; with a [`PersistentCache`], at most once per key across
+/// processes (see the [crate documentation](crate#design)).
 ///
 /// Filesystem layers made by execs live under the engine's state directory and are removed
-/// when nothing refers to them any more.
+/// when nothing refers to them any more; those committed to the cache live there.
 #[derive(Clone)]
 pub struct Engine {
     inner: Arc<Inner>,
@@ -130,18 +163,27 @@ impl Engine {
                 image: String::new(),
                 message: format!("cannot open the image store: {e}"),
             })?;
-        Self::with_images(scrubber, Arc::new(images), home.join("engine"))
+        Self::with_images(scrubber, Arc::new(images), home.join("engine"), None)
     }
 
-    /// An engine over `images` running execs on this host, its state under `state_root`.
+    /// An engine over `images` running execs on this host, its state under `state_root`,
+    /// storing exec results in `cache` if given (`state_root` must then be on the cache's
+    /// filesystem, so committing a layer is a rename).
     pub fn with_images(
         scrubber: Arc<Scrubber>,
         images: Arc<dyn ImageSource>,
         state_root: PathBuf,
+        cache: Option<PersistentCache>,
     ) -> Result<Self> {
         let dir = Self::make_dir(&state_root)?;
         let executor = LocalExecutor::new(dir.join("x"), RuntimeChoice::from_env()?)?;
-        Ok(Self::build(scrubber, images, Arc::new(executor), dir))
+        Ok(Self::build(
+            scrubber,
+            images,
+            Arc::new(executor),
+            dir,
+            cache,
+        ))
     }
 
     /// An engine with a given executor; its state lives under `state_root`.
@@ -152,7 +194,20 @@ impl Engine {
         state_root: PathBuf,
     ) -> Result<Self> {
         let dir = Self::make_dir(&state_root)?;
-        Ok(Self::build(scrubber, images, executor, dir))
+        Ok(Self::build(scrubber, images, executor, dir, None))
+    }
+
+    /// An engine with a given executor that stores exec results in `cache`; its state lives
+    /// under `state_root` (on the cache's filesystem).
+    pub fn with_executor_and_cache(
+        scrubber: Arc<Scrubber>,
+        images: Arc<dyn ImageSource>,
+        executor: Arc<dyn Executor>,
+        state_root: PathBuf,
+        cache: PersistentCache,
+    ) -> Result<Self> {
+        let dir = Self::make_dir(&state_root)?;
+        Ok(Self::build(scrubber, images, executor, dir, Some(cache)))
     }
 
     fn make_dir(state_root: &Path) -> Result<PathBuf> {
@@ -168,6 +223,7 @@ impl Engine {
         images: Arc<dyn ImageSource>,
         executor: Arc<dyn Executor>,
         dir: PathBuf,
+        persist: Option<PersistentCache>,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -176,7 +232,10 @@ impl Engine {
                 executor,
                 dir,
                 salt: random_bytes(),
+                persist,
                 memo: Mutex::new(HashMap::new()),
+                resolved: Mutex::new(HashMap::new()),
+                host_dirs: Mutex::new(HashMap::new()),
                 next: AtomicU64::new(0),
             }),
         }
@@ -197,25 +256,99 @@ impl Engine {
         self.inner.dir.join("l").join(n.to_string())
     }
 
-    /// The memo key of one more operation: the chain so far, the operation, and for secrets
-    /// a hash of the value salted with this engine's random salt (kept in memory only).
-    fn key(&self, prev: &[u8; 32], op: &Op) -> [u8; 32] {
+    /// The key of one more operation: the chain so far and the operation, where an image
+    /// contributes its identity (layers and config), a host directory its contents, a
+    /// directory of a container that container's key, and a secret its keyed MAC (the
+    /// session's MAC key with a persistent cache, else a hash salted with this engine's
+    /// random in-memory salt); never a plain hash of a secret value.
+    fn key(&self, prev: &[u8; 32], op: &Op) -> Result<[u8; 32]> {
         let mut h = Sha256::new();
+        field(&mut h, b"hush.key.v1");
         h.update(prev);
-        encode_op(op, &mut h, &mut |secret, h| {
-            let mut v = Sha256::new();
-            v.update(self.inner.salt);
-            v.update(secret.expose());
-            h.update(v.finalize());
-        });
-        h.finalize().into()
+        match op {
+            Op::From(address) => {
+                encode_op(op, &mut h, &mut |_, _| {});
+                h.update(self.image(address)?.identity);
+            }
+            Op::MountDir { path, dir } => {
+                field(&mut h, b"mount-dir");
+                field(&mut h, path.as_bytes());
+                h.update(self.dir_identity(dir)?);
+            }
+            _ => encode_op(op, &mut h, &mut |secret, h| match &self.inner.persist {
+                Some(p) => field(h, p.mac.digest(secret).hex().as_bytes()),
+                None => {
+                    let mut v = Sha256::new();
+                    v.update(self.inner.salt);
+                    v.update(secret.expose());
+                    h.update(v.finalize());
+                }
+            }),
+        }
+        Ok(h.finalize().into())
     }
 
-    async fn evaluate(&self, ctr: &Container) -> Result<Arc<State>> {
+    /// The image at `address`, resolved (and pulled if need be) once per engine.
+    fn image(&self, address: &str) -> Result<Arc<Image>> {
+        if let Some(image) = self.inner.resolved.lock().unwrap().get(address) {
+            return Ok(image.clone());
+        }
+        let resolved = self
+            .inner
+            .images
+            .resolve(address)?
+            .ok_or_else(|| EngineError::ImageNotFound(address.to_owned()))?;
+        let mut h = Sha256::new();
+        field(&mut h, b"image");
+        for layer in &resolved.layers {
+            field(&mut h, layer.as_os_str().as_encoded_bytes());
+        }
+        let config = &resolved.config;
+        for e in &config.env {
+            field(&mut h, e.as_bytes());
+        }
+        field(&mut h, config.workdir.as_deref().unwrap_or("\0").as_bytes());
+        field(&mut h, config.user.as_deref().unwrap_or("\0").as_bytes());
+        let image = Arc::new(Image {
+            resolved,
+            identity: h.finalize().into(),
+        });
+        self.inner
+            .resolved
+            .lock()
+            .unwrap()
+            .insert(address.to_owned(), image.clone());
+        Ok(image)
+    }
+
+    /// What a mounted directory contributes to keys: a host directory's contents (hashed
+    /// once per engine), or the key of the container a directory came from.
+    fn dir_identity(&self, dir: &Directory) -> Result<[u8; 32]> {
+        match &*dir.0 {
+            DirSource::Layers { path, key, .. } => {
+                let mut h = Sha256::new();
+                field(&mut h, b"layers");
+                field(&mut h, path.as_bytes());
+                h.update(key);
+                Ok(h.finalize().into())
+            }
+            DirSource::Host(p) => {
+                if let Some(d) = self.inner.host_dirs.lock().unwrap().get(p) {
+                    return Ok(*d);
+                }
+                let d = host_dir_digest(p)?;
+                self.inner.host_dirs.lock().unwrap().insert(p.clone(), d);
+                Ok(d)
+            }
+        }
+    }
+
+    /// The final key and state of a chain.
+    async fn evaluate(&self, ctr: &Container) -> Result<([u8; 32], Arc<State>)> {
         let mut state = Arc::new(State::default());
         let mut key = [0u8; 32];
         for node in ctr.nodes() {
-            key = self.key(&key, &node.op);
+            key = self.key(&key, &node.op)?;
             let cell = self
                 .inner
                 .memo
@@ -226,23 +359,19 @@ impl Engine {
                 .clone();
             let prev = state;
             state = cell
-                .get_or_try_init(|| self.apply(prev, &node.op))
+                .get_or_try_init(|| self.apply(prev, &node.op, key))
                 .await?
                 .clone();
         }
-        Ok(state)
+        Ok((key, state))
     }
 
-    async fn apply(&self, prev: Arc<State>, op: &Op) -> Result<Arc<State>> {
+    async fn apply(&self, prev: Arc<State>, op: &Op, key: [u8; 32]) -> Result<Arc<State>> {
         let mut s = (*prev).clone();
         s.exec = prev.exec.clone();
         match op {
             Op::From(address) => {
-                let image = self
-                    .inner
-                    .images
-                    .resolve(address)?
-                    .ok_or_else(|| EngineError::ImageNotFound(address.clone()))?;
+                let image = self.image(address)?.resolved.clone();
                 if image.layers.is_empty() {
                     return Err(EngineError::Image {
                         image: address.clone(),
@@ -314,8 +443,16 @@ impl Engine {
                 if let Some(failed) = prev.exec.as_ref().filter(|r| r.output.exit_code != 0) {
                     return Err(failed_error(failed));
                 }
-                let (layer, record) = self.exec(&s, args).await?;
-                s.layers = s.layers.iter().cloned().chain([layer]).collect();
+                let (layer, record) = match &self.inner.persist {
+                    Some(p) => self.cached_exec(p, key, &s, args).await?,
+                    None => {
+                        let (layer, record) = self.exec(&s, args).await?;
+                        (Some(layer), record)
+                    }
+                };
+                if let Some(layer) = layer {
+                    s.layers = s.layers.iter().cloned().chain([layer]).collect();
+                }
                 s.exec = Some(Arc::new(record));
             }
         }
@@ -437,6 +574,129 @@ impl Engine {
         Ok((layer, ExecRecord { command, output }))
     }
 
+    /// An exec through the persistent cache: a stored result if there is one; else, holding
+    /// the key against other processes, run it and, if it exited 0, commit its output and
+    /// (after a leak scan) its filesystem changes. Cache failures are warnings: the exec
+    /// still runs.
+    async fn cached_exec(
+        &self,
+        p: &PersistentCache,
+        key: [u8; 32],
+        s: &State,
+        args: &[String],
+    ) -> Result<(Option<Arc<Layer>>, ExecRecord)> {
+        if !s.has_image {
+            return Err(EngineError::NoImage);
+        }
+        let warn = |what: &str, e: &dyn std::fmt::Display| {
+            let text = format!("cache {what}: {e}");
+            (p.warnings)(&String::from_utf8_lossy(
+                &self.inner.scrubber.scrub(text.as_bytes()),
+            ));
+        };
+        let hit = |this: &Self| match p.cache.lookup(&key) {
+            Ok(hit) => hit.map(|hit| this.use_hit(args, hit)),
+            Err(e) => {
+                warn("lookup failed", &e);
+                None
+            }
+        };
+        if let Some(found) = hit(self) {
+            return Ok(found);
+        }
+        let cache = p.cache.clone();
+        let claim = tokio::task::spawn_blocking(move || cache.lock_key(&key))
+            .await
+            .map_err(|e| EngineError::Shim(format!("the cache lock task failed: {e}")))?;
+        let claim = match claim {
+            Ok(claim) => Some(claim),
+            Err(e) => {
+                warn("lock failed", &e);
+                None
+            }
+        };
+        if let Some(found) = hit(self) {
+            return Ok(found);
+        }
+        let (layer, record) = self.exec(s, args).await?;
+        if record.output.exit_code != 0 {
+            return Ok((Some(layer), record));
+        }
+        let secrets: Vec<Secret> = s
+            .secret_env
+            .iter()
+            .map(|(_, secret)| secret.clone())
+            .chain(s.secret_mounts.iter().map(|m| m.secret.clone()))
+            .collect();
+        let cache = p.cache.clone();
+        let upper = layer.path().to_path_buf();
+        let what = record.command.clone();
+        let output = record.output.clone();
+        let committed = tokio::task::spawn_blocking(move || -> hush_cache::Result<_> {
+            let changed = std::fs::read_dir(&upper)
+                .map_err(|source| hush_cache::CacheError::Io {
+                    context: "list the exec's changes".into(),
+                    source,
+                })?
+                .next()
+                .is_some();
+            if changed {
+                let scanner = LeakScanner::new(secrets.iter().map(|s| (s.label(), s.expose())));
+                let leaks = scanner.scan(&upper)?;
+                if !leaks.is_empty() {
+                    return Ok(Err(leaks));
+                }
+            }
+            let entry = NewEntry {
+                what: &what,
+                exit_code: output.exit_code,
+                stdout: &output.stdout,
+                stderr: &output.stderr,
+                layer: changed.then_some(upper.as_path()),
+            };
+            Ok(Ok((changed, cache.commit(&key, entry)?)))
+        })
+        .await
+        .map_err(|e| EngineError::Shim(format!("the cache commit task failed: {e}")))?;
+        drop(claim);
+        let layer = match committed {
+            Ok(Ok((_, Commit::Stored(Some(lease))))) => Some(Arc::new(Layer::cached(lease))),
+            Ok(Ok((false, _))) => None,
+            Ok(Ok((true, _))) => Some(layer),
+            Ok(Err(leaks)) => {
+                for leak in leaks {
+                    (p.warnings)(&format!(
+                        "not cached: {leak} by {}; anything that copies this \
+                         container's files can read it",
+                        record.command
+                    ));
+                }
+                Some(layer)
+            }
+            Err(e) => {
+                warn("commit failed", &e);
+                Some(layer)
+            }
+        };
+        Ok((layer, record))
+    }
+
+    fn use_hit(&self, args: &[String], hit: hush_cache::Hit) -> (Option<Arc<Layer>>, ExecRecord) {
+        let command = self.show_command(args);
+        if std::io::stderr().is_terminal() {
+            eprintln!("hush: exec {command}: cached");
+        }
+        let record = ExecRecord {
+            command,
+            output: ExecOutput {
+                stdout: hit.stdout,
+                stderr: hit.stderr,
+                exit_code: hit.exit_code,
+            },
+        };
+        (hit.layer.map(|l| Arc::new(Layer::cached(l))), record)
+    }
+
     /// The command line as shown to people: quoted where needed, scrubbed.
     fn show_command(&self, args: &[String]) -> String {
         let shown: Vec<String> = args
@@ -459,6 +719,7 @@ impl Engine {
     async fn last_exec(&self, ctr: &Container, what: &'static str) -> Result<Arc<ExecRecord>> {
         self.evaluate(ctr)
             .await?
+            .1
             .exec
             .clone()
             .ok_or(EngineError::NoExec(what))
@@ -507,7 +768,7 @@ impl Container {
 
     /// Evaluates the chain; fails if the last exec exited non-zero.
     pub async fn sync(&self, engine: &Engine) -> Result<Container> {
-        let state = engine.evaluate(self).await?;
+        let (_, state) = engine.evaluate(self).await?;
         if state.exec.is_some() {
             engine.succeeded(self, "sync").await?;
         }
@@ -517,7 +778,7 @@ impl Container {
     /// The directory at absolute `path` of the evaluated container's filesystem.
     pub async fn directory(&self, engine: &Engine, path: &str) -> Result<Directory> {
         let path = crate::model::abs_path(path, "the directory path")?;
-        let state = engine.evaluate(self).await?;
+        let (key, state) = engine.evaluate(self).await?;
         if !state.has_image {
             return Err(EngineError::NoImage);
         }
@@ -529,6 +790,7 @@ impl Container {
             layers: state.layers.clone(),
             path: canonical,
             origin: self.digest(),
+            key,
         })))
     }
 
@@ -542,4 +804,51 @@ impl Container {
         file.check()?;
         Ok(file)
     }
+}
+
+/// A digest of a host directory's contents: every entry's relative path, type, mode, owner,
+/// and a regular file's bytes or a symlink's target (symlinks are not followed).
+fn host_dir_digest(root: &Path) -> Result<[u8; 32]> {
+    use std::os::unix::fs::MetadataExt;
+    let io = |p: &Path| EngineError::io(format!("read {}", p.display()));
+    let meta = std::fs::metadata(root).map_err(|_| EngineError::NotFound {
+        path: root.display().to_string(),
+    })?;
+    if !meta.is_dir() {
+        return Err(EngineError::WrongKind {
+            path: root.display().to_string(),
+            expected: "directory",
+        });
+    }
+    let mut h = Sha256::new();
+    field(&mut h, b"host-dir");
+    let mut todo = vec![root.to_path_buf()];
+    while let Some(dir) = todo.pop() {
+        let mut entries: Vec<_> = std::fs::read_dir(&dir)
+            .map_err(io(&dir))?
+            .collect::<std::io::Result<_>>()
+            .map_err(io(&dir))?;
+        entries.sort_by_key(|e| e.file_name());
+        for entry in entries {
+            let path = entry.path();
+            let m = std::fs::symlink_metadata(&path).map_err(io(&path))?;
+            let rel = path.strip_prefix(root).unwrap_or(&path);
+            field(&mut h, rel.as_os_str().as_encoded_bytes());
+            h.update(m.mode().to_le_bytes());
+            h.update(m.uid().to_le_bytes());
+            h.update(m.gid().to_le_bytes());
+            if m.file_type().is_symlink() {
+                let target = std::fs::read_link(&path).map_err(io(&path))?;
+                field(&mut h, target.as_os_str().as_encoded_bytes());
+            } else if m.is_file() {
+                let mut file = std::fs::File::open(&path).map_err(io(&path))?;
+                let mut content = Sha256::new();
+                std::io::copy(&mut file, &mut content).map_err(io(&path))?;
+                h.update(content.finalize());
+            } else if m.is_dir() {
+                todo.push(path);
+            }
+        }
+    }
+    Ok(h.finalize().into())
 }

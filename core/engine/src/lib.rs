@@ -53,7 +53,7 @@ mod rootfs;
 mod shim;
 mod spec;
 
-pub use engine::Engine;
+pub use engine::{Engine, PersistentCache, Warnings};
 pub use error::{EngineError, Result};
 pub use executor::{
     ExecDirMount, ExecOutput, ExecSecretMount, ExecSpec, Executor, LocalExecutor, RuntimeChoice,

@@ -281,6 +281,9 @@ pub(crate) enum DirSource {
         path: String,
         /// Digest of the container it came from.
         origin: Digest,
+        /// The engine's evaluation key of that container (covers secret values through
+        /// their MACs, unlike `origin`).
+        key: [u8; 32],
     },
 }
 
@@ -401,7 +404,7 @@ impl File {
     }
 }
 
-fn field(h: &mut Sha256, bytes: &[u8]) {
+pub(crate) fn field(h: &mut Sha256, bytes: &[u8]) {
     h.update((bytes.len() as u64).to_le_bytes());
     h.update(bytes);
 }

@@ -13,18 +13,42 @@ use crate::error::{EngineError, Result};
 #[derive(Debug)]
 pub(crate) struct Layer {
     path: PathBuf,
-    owned: bool,
+    kind: LayerKind,
+}
+
+#[derive(Debug)]
+enum LayerKind {
+    /// Someone else's (an image store); never removed by the engine.
+    External,
+    /// Made by the engine, removed when the last reference goes.
+    Owned,
+    /// Committed to the persistent cache; the lease keeps prune away while it lives.
+    Cached { _lease: hush_cache::Lease },
 }
 
 impl Layer {
     /// A layer owned by someone else (an image store); never removed by the engine.
     pub(crate) fn external(path: PathBuf) -> Self {
-        Self { path, owned: false }
+        Self {
+            path,
+            kind: LayerKind::External,
+        }
     }
 
     /// A layer made by the engine, removed when the last reference goes.
     pub(crate) fn owned(path: PathBuf) -> Self {
-        Self { path, owned: true }
+        Self {
+            path,
+            kind: LayerKind::Owned,
+        }
+    }
+
+    /// A layer of the persistent cache, used under `lease`.
+    pub(crate) fn cached(lease: hush_cache::Lease) -> Self {
+        Self {
+            path: lease.path().to_path_buf(),
+            kind: LayerKind::Cached { _lease: lease },
+        }
     }
 
     /// The layer's directory.
@@ -35,8 +59,11 @@ impl Layer {
 
 impl Drop for Layer {
     fn drop(&mut self) {
-        if self.owned {
-            let _ = fs::remove_dir_all(&self.path);
+        match self.kind {
+            LayerKind::Owned => {
+                let _ = fs::remove_dir_all(&self.path);
+            }
+            LayerKind::External | LayerKind::Cached { .. } => {}
         }
     }
 }

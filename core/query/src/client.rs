@@ -5,10 +5,11 @@ use std::sync::{Arc, Mutex};
 
 use hush_api::query::{Input, Output, Selection};
 use hush_api::Api;
-use hush_engine::{Container, Directory, Engine, File};
+use hush_cache::Cache;
+use hush_engine::{Container, Directory, Engine, File, PersistentCache};
 use hush_image::ImageStore;
 use hush_registry::{Credentials, Puller, PullingImages};
-use hush_secrets::Secret;
+use hush_secrets::{MacKey, Secret};
 use hush_session::Session;
 
 use crate::error::QueryError;
@@ -62,6 +63,7 @@ impl Client {
             session.scrubber().clone(),
             images.clone(),
             session.home().join("engine"),
+            persistent_cache(&session),
         )?;
         let empty_dir = session.home().join("empty");
         hush_secrets::ensure_private_dir(&empty_dir).map_err(|source| {
@@ -158,6 +160,29 @@ impl Client {
     /// The API description the client follows.
     pub fn api(&self) -> &'static Api {
         Api::get()
+    }
+}
+
+/// The persistent cache in `<hush home>/cache`, keyed with the session's MAC key. If it cannot
+/// be used, execs still run (uncached) and a warning says why.
+fn persistent_cache(session: &Session) -> Option<PersistentCache> {
+    let warnings = session.warnings().clone();
+    let opened = Cache::open(&session.home().join("cache"))
+        .map_err(|e| e.to_string())
+        .and_then(|cache| {
+            let mac = MacKey::load_or_create(session.home()).map_err(|e| e.to_string())?;
+            Ok((cache, mac))
+        });
+    match opened {
+        Ok((cache, mac)) => Some(PersistentCache::new(
+            Arc::new(cache),
+            Arc::new(mac),
+            warnings,
+        )),
+        Err(e) => {
+            warnings(&format!("the cache is not used: {e}"));
+            None
+        }
     }
 }
 

@@ -41,6 +41,7 @@ pub struct Session {
     scrubber: Arc<Scrubber>,
     home: PathBuf,
     mac_key: OnceLock<MacKey>,
+    warnings: WarningSink,
 }
 
 impl Session {
@@ -50,7 +51,7 @@ impl Session {
         let scrubber = Arc::new(Scrubber::new());
         let learner = scrubber.clone();
         let warned = Mutex::new(HashSet::new());
-        let warnings = config.warnings;
+        let warnings = config.warnings.clone();
         store.observe(Arc::new(move |secret: &Secret| {
             if learner.add_secret(secret.expose()) == Added::TooShort
                 && warned.lock().unwrap().insert(secret.label())
@@ -66,6 +67,7 @@ impl Session {
             scrubber,
             home: config.home,
             mac_key: OnceLock::new(),
+            warnings: config.warnings,
         })
     }
 
@@ -82,6 +84,11 @@ impl Session {
     /// The state directory.
     pub fn home(&self) -> &std::path::Path {
         &self.home
+    }
+
+    /// Where the session's warnings go (they never contain a secret value).
+    pub fn warnings(&self) -> &WarningSink {
+        &self.warnings
     }
 
     /// Resolves a provider URI (once per session) and teaches the scrubber its value.
