@@ -21,12 +21,23 @@
 //!   specs, modes). [`Container::digest`] is a stable SHA-256 of the chain in which secrets
 //!   contribute only their label.
 //! - **Evaluation.** An [`Engine`] walks a chain and memoises the state after every operation
-//!   under a key that also covers secret values (hashed with a random per-engine salt, kept in
-//!   memory only), so every exec runs at most once per engine, concurrent callers included.
+//!   under a key that also covers what the public digest leaves out: the image's identity
+//!   (its layers and config), a host directory's contents, and secret values (through their
+//!   keyed MAC, [`hush_secrets::MacKey::digest`], which follows a `cacheKey` instead when one
+//!   is set; an engine without a persistent cache uses a random in-memory salt). Every exec
+//!   runs at most once per engine, concurrent callers included.
 //!   Image layers come from an [`ImageSource`] (hush's image store, or [`DirImages`]); each
 //!   exec's changes land in a new layer directory under the engine's state directory,
 //!   stacked on the earlier ones with overlayfs; `with_new_file` writes a layer too. Layers
 //!   are removed when no result refers to them any more.
+//! - **Persistent cache.** With a [`PersistentCache`] (as `hush` and the SDK sessions use)
+//!   that key is stable across processes: an exec first looks its key up in `hush-cache`
+//!   (a hit returns the stored scrubbed output and stacks the stored layer); on a miss it
+//!   claims the key across processes (so racing processes run it once), runs, and if it
+//!   exited 0, scans its filesystem changes for every secret it could see (variables and
+//!   mounted secrets, with their encoded variants) and commits output and layer. A leak is
+//!   not committed: the result is still returned, and a warning names the secret and the
+//!   file, never the value. Failed execs are not stored (they are retried next time).
 //! - **Execution.** Behind the [`Executor`] trait. [`LocalExecutor`] runs runc or crun (crun
 //!   when a probe shows it works here; `HUSH_RUNTIME` overrides) through a shim process: the
 //!   hidden `hush __shim` mode ([`shim_main`]). The engine sends the exec description and the
