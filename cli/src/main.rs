@@ -1,5 +1,6 @@
 //! The `hush` command-line interface.
 
+mod build;
 mod cache;
 mod core_chain;
 mod exit;
@@ -29,6 +30,8 @@ enum Command {
     Run(run::RunArgs),
     /// Evaluate an API chain, e.g. `hush core container from --address=busybox with-exec --args=ls stdout`.
     Core(core_chain::CoreArgs),
+    /// Build a Dockerfile, with secrets for `RUN --mount=type=secret`.
+    Build(build::BuildArgs),
     /// Manage the local image store.
     #[command(subcommand)]
     Image(image::ImageCommand),
@@ -63,6 +66,7 @@ fn main() -> ExitCode {
             Command::Secret(cmd) => secret::run(cmd, &session).await.map(|()| 0),
             Command::Run(args) => run::run(args, session.clone()).await,
             Command::Core(args) => core_chain::run(args, session.clone()).await,
+            Command::Build(args) => build::run(args, session.clone()).await,
             Command::Image(cmd) => image::run(cmd).map(|()| 0),
             Command::Cache(cmd) => cache::run(cmd).map(|()| 0),
             Command::Init(args) => module::init::run(args),

@@ -5,12 +5,17 @@
 //! - [`expand`]: Docker's word processing and `$VAR`/`${VAR:-x}`/`${VAR:+x}` expansion.
 //! - [`mount`]: the `RUN --mount=type=secret` grammar with BuildKit's defaults.
 //! - [`flags`]: the `--secret` and `--build-arg` flag grammars of `docker build`.
+//! - [`build`]: the frontend on the container engine, exporting into the image store.
+//! - [`layer`]: overlayfs layer directories as OCI layer tars.
 
+pub mod build;
 pub mod error;
 pub mod expand;
 pub mod flags;
+pub mod layer;
 pub mod mount;
 pub mod parse;
 
+pub use build::{build, BuildOptions, Built};
 pub use error::{DockerfileError, Result};
 pub use parse::{parse, Command, Dockerfile, Instruction, ShellOrExec, Stage};

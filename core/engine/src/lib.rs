@@ -56,6 +56,7 @@
 mod engine;
 mod error;
 mod executor;
+mod export;
 mod images;
 mod model;
 mod owner;

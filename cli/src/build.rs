@@ -1,0 +1,126 @@
+//! `hush build`: Dockerfile builds with Docker's flag grammar. Secret values come from
+//! files, environment variables or any provider URI (`--secret id=aws,src=vault://...`);
+//! steps and their output are shown on stderr through the session scrubber.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::Args;
+use hush_dockerfile::flags::{parse_build_arg, parse_secret_flag, SecretSource};
+use hush_dockerfile::{BuildOptions, DockerfileError};
+use hush_engine::Engine;
+use hush_image::ImageStore;
+use hush_secrets::hush_home;
+use hush_session::Session;
+
+use crate::exit::Failure;
+
+/// Arguments of `hush build`.
+#[derive(Args)]
+pub struct BuildArgs {
+    /// The Dockerfile (default: CONTEXT/Dockerfile).
+    #[arg(short = 'f', long = "file", value_name = "PATH")]
+    file: Option<PathBuf>,
+    /// A secret: `id=ID[,src=PATH|URI][,env=VAR][,type=file|env]`; `id=X` alone reads $X if
+    /// set, else the file X. `src=` may be any provider URI, e.g. `src=vault://kv/app#token`.
+    #[arg(long = "secret", value_name = "SPEC")]
+    secrets: Vec<String>,
+    /// A build argument `NAME=VALUE` (or `NAME`, taken from the environment).
+    #[arg(long = "build-arg", value_name = "NAME[=VALUE]")]
+    build_args: Vec<String>,
+    /// The stage to build (default: the last one).
+    #[arg(long, value_name = "STAGE")]
+    target: Option<String>,
+    /// Store the result in the local image store under this tag.
+    #[arg(short = 't', long = "tag", value_name = "TAG")]
+    tag: Option<String>,
+    /// The build context directory.
+    context: PathBuf,
+}
+
+impl From<DockerfileError> for Failure {
+    fn from(err: DockerfileError) -> Self {
+        match err {
+            DockerfileError::Flag(_) => Self::Usage(err.to_string()),
+            _ => Self::Work(err.to_string()),
+        }
+    }
+}
+
+/// Reads every `--secret` (last one wins per ID) into session secrets.
+async fn secrets(
+    specs: &[String],
+    session: &Session,
+) -> Result<HashMap<String, hush_secrets::Secret>, Failure> {
+    let mut out = HashMap::new();
+    for spec in specs {
+        let flag = parse_secret_flag(spec, &|name| std::env::var_os(name).is_some())?;
+        let id = &flag.id;
+        let secret = match &flag.source {
+            SecretSource::Uri(uri) => session.resolve(uri).await?,
+            SecretSource::Env(var) => {
+                let value = std::env::var_os(var).ok_or_else(|| {
+                    Failure::Work(format!(
+                        "secret {id}: the environment variable {var} is not set"
+                    ))
+                })?;
+                session.set_secret(id, value.as_encoded_bytes())?
+            }
+            SecretSource::File(path) => {
+                let value = std::fs::read(path).map_err(|e| {
+                    Failure::Work(format!("secret {id}: cannot read the file {path}: {e}"))
+                })?;
+                session.set_secret(id, &value)?
+            }
+        };
+        out.insert(flag.id, secret);
+    }
+    Ok(out)
+}
+
+/// Runs the build; prints the image digest on stdout when a tag is given.
+pub async fn run(args: BuildArgs, session: Arc<Session>) -> Result<u8, Failure> {
+    let dockerfile_path = args
+        .file
+        .clone()
+        .unwrap_or_else(|| args.context.join("Dockerfile"));
+    let dockerfile = std::fs::read_to_string(&dockerfile_path).map_err(|e| {
+        Failure::Usage(format!(
+            "cannot read the Dockerfile {}: {e}",
+            dockerfile_path.display()
+        ))
+    })?;
+    if !args.context.is_dir() {
+        return Err(Failure::Usage(format!(
+            "the build context {} is not a directory",
+            args.context.display()
+        )));
+    }
+    let mut build_args = Vec::new();
+    for a in &args.build_args {
+        build_args.extend(parse_build_arg(a, &|n| std::env::var(n).ok())?);
+    }
+    let opts = BuildOptions {
+        dockerfile,
+        context: args.context.clone(),
+        build_args,
+        target: args.target.clone(),
+        secrets: secrets(&args.secrets, &session).await?,
+        tag: args.tag.clone(),
+    };
+    let failure = |e: &dyn std::fmt::Display| Failure::Work(e.to_string());
+    let engine = Engine::new(session.scrubber().clone()).map_err(|e| failure(&e))?;
+    let store = ImageStore::open(&hush_home().join("images")).map_err(|e| failure(&e))?;
+    let mut progress = |line: &str| {
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(err, "{}", session.scrub_text(line));
+    };
+    let built = hush_dockerfile::build(&engine, &store, &opts, &mut progress).await?;
+    if let Some(image) = built.image {
+        progress(&format!("naming to {image}"));
+        println!("{}", image.digest);
+    }
+    Ok(0)
+}

@@ -1,0 +1,332 @@
+//! `hush build`: Dockerfile builds on a real OCI runtime, mirroring BuildKit's secret
+//! conformance cases (`dockerfile_secrets_test.go`, `client_mount_test.go`), plus the
+//! frontend (stages, ARG, COPY, export) and the no-plaintext-in-the-image invariant.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+
+const PW: &str = "pw";
+const URI_SECRET: &str = "uri-secret-value-9Kq";
+const AUTO_SECRET: &str = "auto-env-secret-Zt4";
+
+/// A HUSH_HOME with the busybox image imported, shared by the tests of this file.
+fn home() -> &'static Path {
+    static HOME: OnceLock<tempfile::TempDir> = OnceLock::new();
+    HOME.get_or_init(|| {
+        let home = tempfile::tempdir().unwrap();
+        let tarball = home.path().join("busybox.tar.gz");
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/busybox-rootfs.sh");
+        assert!(Command::new(script)
+            .arg(&tarball)
+            .status()
+            .unwrap()
+            .success());
+        let out = hush(
+            home.path(),
+            &["image", "import", "--tag", "busybox", tarball.to_str().unwrap()],
+        );
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        std::fs::remove_file(&tarball).unwrap();
+        home
+    })
+    .path()
+}
+
+fn hush_env(home: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_hush"));
+    cmd.args(args).env("HUSH_HOME", home).stdin(Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("hush runs")
+}
+
+fn hush(home: &Path, args: &[&str]) -> Output {
+    hush_env(home, args, &[])
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A context directory holding `Dockerfile` and the given files.
+fn context(dockerfile: &str, files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("Dockerfile"), dockerfile).unwrap();
+    for (name, contents) in files {
+        let path = dir.path().join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, contents).unwrap();
+    }
+    dir
+}
+
+/// Every file under `dir` whose bytes contain `needle`.
+fn files_containing(dir: &Path, needle: &[u8]) -> Vec<String> {
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return found;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let Ok(meta) = std::fs::symlink_metadata(&path) else {
+            continue;
+        };
+        if meta.is_dir() {
+            found.extend(files_containing(&path, needle));
+        } else if meta.is_file() {
+            let bytes = std::fs::read(&path).unwrap_or_default();
+            if bytes.windows(needle.len()).any(|w| w == needle) {
+                found.push(path.display().to_string());
+            }
+        }
+    }
+    found
+}
+
+/// The stored image config of `tag`, as JSON.
+fn image_config(tag: &str) -> serde_json::Value {
+    let root = home().join("images");
+    let blob = |digest: &str| {
+        let hex = digest.strip_prefix("sha256:").unwrap();
+        let bytes = std::fs::read(root.join("blobs/sha256").join(hex)).unwrap();
+        serde_json::from_slice::<serde_json::Value>(&bytes).unwrap()
+    };
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(root.join("index.json")).unwrap()).unwrap();
+    let entry = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| {
+            m["annotations"]["org.opencontainers.image.ref.name"]
+                .as_str()
+                .is_some_and(|n| n.ends_with(tag))
+        })
+        .expect("the tag is in the index");
+    let manifest = blob(entry["digest"].as_str().unwrap());
+    blob(manifest["config"]["digest"].as_str().unwrap())
+}
+
+/// BuildKit's secret cases in one Dockerfile, each RUN an assertion (a failing one fails
+/// the build and names its line).
+const CONFORMANCE: &str = r#"# syntax=docker/dockerfile:1
+FROM busybox AS base
+ENV SECRET_ENV=foo
+# testSecretFileParams: mode/uid/gid, on tmpfs, read-only.
+RUN --mount=type=secret,required=false,mode=741,uid=100,gid=102,target=/mysecret,id=mysecret \
+    [ "$(stat -c '%u %g %f' /mysecret)" = "100 102 81e1" ] && \
+    grep ' /mysecret ' /proc/mounts | grep -q ' tmpfs ro,' && [ "$(cat /mysecret)" = pw ]
+# ... and no stub left behind.
+RUN [ ! -e /mysecret ]
+# testSecretAsEnviron: env only (overrides ENV), no file.
+RUN --mount=type=secret,id=mysecret,env=SECRET_ENV [ "$SECRET_ENV" = pw ] && [ ! -e /run/secrets/mysecret ]
+RUN [ "$SECRET_ENV" = foo ]
+# testSecretAsEnvironWithFileMount: both.
+RUN --mount=type=secret,id=mysecret,target=/run/secrets/secret,env=SECRET_ENV \
+    [ "$SECRET_ENV" = pw ] && [ "$(cat /run/secrets/secret)" = pw ] && \
+    [ "$(stat -c '%u %g %a' /run/secrets/secret)" = "0 0 400" ]
+# Optional and missing: no file, no variable.
+RUN --mount=type=secret,id=missing [ ! -e /run/secrets/missing ]
+RUN --mount=type=secret,id=missing,env=MISSING_ENV [ -z "${MISSING_ENV+set}" ]
+# An empty secret still mounts.
+RUN --mount=type=secret,id=empty [ -f /run/secrets/empty ] && [ ! -s /run/secrets/empty ]
+# Option order is free; default target is /run/secrets/<basename(id)>; relative targets use WORKDIR.
+WORKDIR /app
+RUN --mount=required,mode=0444,id=tok,type=secret \
+    --mount=type=secret,id=AUTO_VAR,target=rel/auto \
+    echo "token is $(cat /run/secrets/tok) and $(cat /app/rel/auto)"
+RUN [ ! -e /run/secrets/tok ] && [ ! -e /app/rel ]
+"#;
+
+#[test]
+fn buildkit_secret_conformance_and_nothing_in_the_image() {
+    let ctx = context(CONFORMANCE, &[("pw.txt", PW), ("empty.txt", "")]);
+    let dir = ctx.path().to_str().unwrap();
+    let out = hush_env(
+        home(),
+        &[
+            "build",
+            "--secret",
+            &format!("id=mysecret,src={dir}/pw.txt"),
+            "--secret",
+            &format!("id=empty,src={dir}/empty.txt"),
+            "--secret",
+            "id=tok,src=env://BUILD_URI_TOKEN",
+            "--secret",
+            "id=AUTO_VAR",
+            "-t",
+            "conformance:v1",
+            dir,
+        ],
+        &[("BUILD_URI_TOKEN", URI_SECRET), ("AUTO_VAR", AUTO_SECRET)],
+    );
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("token is *** and ***"), "{stderr}");
+    assert!(stderr.contains("] RUN [ ! -e /mysecret ]"), "{stderr}");
+    for value in [URI_SECRET, AUTO_SECRET] {
+        assert!(!stderr.contains(value), "{stderr}");
+        assert!(!text(&out.stdout).contains(value));
+        // Not in any blob (layers, config, history, manifest) nor unpacked layer.
+        assert_eq!(
+            files_containing(home(), value.as_bytes()),
+            Vec::<String>::new()
+        );
+    }
+    assert!(
+        text(&out.stdout).starts_with("sha256:"),
+        "{}",
+        text(&out.stdout)
+    );
+    let config = image_config("conformance:v1");
+    let history = config["history"].to_string();
+    assert!(history.contains("RUN [ ! -e /mysecret ]"), "{history}");
+    assert!(!history.contains("--mount"), "{history}");
+    assert_eq!(config["config"]["WorkingDir"], "/app");
+    // The image runs, without the secrets.
+    let run = hush(
+        home(),
+        &[
+            "core",
+            "container",
+            "from",
+            "--address=conformance:v1",
+            "with-exec",
+            "--args=sh,-c,echo $SECRET_ENV; ls /run/secrets 2>&1 | wc -l",
+            "stdout",
+        ],
+    );
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    assert_eq!(text(&run.stdout), "foo\n1\n");
+}
+
+#[test]
+fn required_missing_secret_fails_with_buildkits_error() {
+    let ctx = context(
+        "FROM busybox\nRUN --mount=type=secret,required,id=mysecret foo\n",
+        &[],
+    );
+    let out = hush(home(), &["build", ctx.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("line 2: secret mysecret: not found"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn mount_and_flag_errors_are_clear() {
+    let empty_env = context(
+        "FROM busybox\nRUN --mount=type=secret,id=s,env= true\n",
+        &[],
+    );
+    let out = hush(home(), &["build", empty_env.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("line 2: env= needs a variable name"),
+        "{}",
+        text(&out.stderr)
+    );
+    let unsupported = context("FROM busybox\nEXPOSE 80\n", &[]);
+    let out = hush(home(), &["build", unsupported.path().to_str().unwrap()]);
+    assert!(
+        text(&out.stderr).contains("line 2: unsupported instruction EXPOSE"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = hush(
+        home(),
+        &[
+            "build",
+            "--secret",
+            "id=x,type=ssh",
+            unsupported.path().to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("unsupported secret type \"ssh\""));
+    let out = hush(
+        home(),
+        &[
+            "build",
+            "--secret",
+            "id=gone,env=HUSH_TEST_UNSET_VARIABLE",
+            unsupported.path().to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("HUSH_TEST_UNSET_VARIABLE is not set"));
+}
+
+#[test]
+fn stages_args_copy_and_image_config() {
+    let ctx = context(
+        r#"ARG BASE=busybox
+FROM ${BASE} AS build
+ARG GREETING=hello
+WORKDIR /work
+COPY hello.txt sub ./
+RUN echo "$GREETING from $(cat hello.txt) and $(cat nested.txt)" > out.txt
+FROM busybox AS unused
+RUN exit 1
+FROM ${BASE}
+COPY --from=build /work/out.txt /final/
+LABEL org.example.kind="a label"
+ENV APP=1
+USER 1000
+CMD ["cat", "/final/out.txt"]
+"#,
+        &[("hello.txt", "context"), ("sub/nested.txt", "nested")],
+    );
+    let out = hush(
+        home(),
+        &[
+            "build",
+            "--build-arg",
+            "GREETING=hi",
+            "-t",
+            "frontend-test:v1",
+            ctx.path().to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let run = hush(
+        home(),
+        &[
+            "core",
+            "container",
+            "from",
+            "--address=frontend-test:v1",
+            "with-exec",
+            "--args=sh,-c,cat /final/out.txt; id -u; stat -c %u /final/out.txt",
+            "stdout",
+        ],
+    );
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    assert_eq!(text(&run.stdout), "hi from context and nested\n1000\n0\n");
+    let config = image_config("frontend-test:v1");
+    let c = &config["config"];
+    assert_eq!(c["User"], "1000");
+    assert_eq!(c["Cmd"], serde_json::json!(["cat", "/final/out.txt"]));
+    assert_eq!(c["Labels"]["org.example.kind"], "a label");
+    assert!(c["Env"].to_string().contains("APP=1"));
+    // ARG values reach RUN, never the image config.
+    assert!(!c["Env"].to_string().contains("GREETING"), "{c}");
+    // --target builds an earlier stage.
+    let out = hush(
+        home(),
+        &[
+            "build",
+            "--target",
+            "build",
+            "-f",
+            ctx.path().join("Dockerfile").to_str().unwrap(),
+            ctx.path().to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).is_empty());
+}

@@ -1,0 +1,712 @@
+//! The frontend: translates a parsed Dockerfile into the engine's [`Container`] model,
+//! evaluates the stages the target needs step by step (reporting each step's scrubbed
+//! output), and exports the result into the image store.
+//!
+//! - Secrets of a `RUN --mount=type=secret` are attached for that one exec only (file:
+//!   `with_mounted_secret` then `without_mount`; env: `with_secret_variable` then
+//!   `without_secret_variable`), so later steps, layers and the image config never see them.
+//!   An optional secret that is missing leaves no file and no variable (BuildKit sets the
+//!   variable to the empty string; hush leaves it unset so a missing secret is detectable).
+//! - `COPY`/`ADD` mount the source (the build context, or the root of a stage or image) and
+//!   copy with the stage image's `sh` and `cp` as root, so the stage's image needs them.
+//! - ARG values reach `RUN` as environment variables, never the image config.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Component, Path, PathBuf};
+
+use hush_engine::{Container, Directory, Engine};
+use hush_image::{Descriptor, ImageStore, MediaType};
+use hush_secrets::Secret;
+use oci_spec::image::{Config, History, HistoryBuilder};
+
+use crate::error::{DockerfileError, Result};
+use crate::expand::process;
+use crate::layer::write_layer_tar;
+use crate::mount::parse_mount;
+use crate::parse::{ArgDecl, Command, CopyArgs, Dockerfile, ShellOrExec};
+
+/// Where the build context is mounted for a copy.
+const CONTEXT_MOUNT: &str = "/.hush-build-context";
+/// Where a stage's or image's root is mounted for `COPY --from`.
+const FROM_MOUNT: &str = "/.hush-build-from";
+
+/// The copy script: `sh -c SCRIPT copy OWNER MODE DEST MULTI ADD SRC...`.
+const COPY_SCRIPT: &str = r#"set -e
+own=$1 mode=$2 dest=$3 multi=$4 add=$5; shift 5
+fix() { if [ -n "$own" ]; then chown -R "$own" "$1"; fi; if [ -n "$mode" ]; then chmod -R "$mode" "$1"; fi; }
+for src in "$@"; do
+  if [ -d "$src" ] && [ ! -L "$src" ]; then
+    mkdir -p "$dest"
+    for e in "$src"/* "$src"/.[!.]* "$src"/..?*; do
+      if [ -e "$e" ] || [ -L "$e" ]; then cp -a "$e" "$dest/"; fix "$dest/${e##*/}"; fi
+    done
+  elif [ "$add" = 1 ] && case "$src" in *.tar|*.tar.gz|*.tgz|*.tar.bz2|*.tar.xz) true;; *) false;; esac; then
+    mkdir -p "$dest"; tar -xf "$src" -C "$dest"
+  else
+    d=$multi
+    case "$dest" in */) d=1;; esac
+    if [ -d "$dest" ]; then d=1; fi
+    if [ "$d" = 1 ]; then mkdir -p "$dest"; t="$dest/${src##*/}"; else mkdir -p "$(dirname "$dest")"; t=$dest; fi
+    cp -a "$src" "$t"; fix "$t"
+  fi
+done
+"#;
+
+/// What to build.
+pub struct BuildOptions {
+    /// The Dockerfile's text.
+    pub dockerfile: String,
+    /// The build context directory on the host.
+    pub context: PathBuf,
+    /// `--build-arg` values.
+    pub build_args: Vec<(String, String)>,
+    /// The stage to build (default: the last one).
+    pub target: Option<String>,
+    /// Secrets by ID, for `RUN --mount=type=secret`.
+    pub secrets: HashMap<String, Secret>,
+    /// Tag of the image to store, if any.
+    pub tag: Option<String>,
+}
+
+/// The result of a build.
+pub struct Built {
+    /// The target stage as a container.
+    pub container: Container,
+    /// The stored image, if a tag was given.
+    pub image: Option<hush_image::ImageRef>,
+}
+
+/// The image config a stage carries.
+#[derive(Clone)]
+struct Stage {
+    ctr: Container,
+    root: hush_image::Image,
+    env: Vec<(String, String)>,
+    workdir: String,
+    user: Option<String>,
+    labels: BTreeMap<String, String>,
+    cmd: Option<Vec<String>>,
+    entrypoint: Option<Vec<String>>,
+    /// History entries, with the index of the layer each step made (if any).
+    history: Vec<(History, Option<usize>)>,
+    layers: usize,
+}
+
+impl Stage {
+    fn from_image(name: &str, root: hush_image::Image) -> Result<Self> {
+        let ctr = Container::new().from(name).map_err(build_err)?;
+        let cfg = root.config.config().clone().unwrap_or_default();
+        let env = root
+            .env()
+            .iter()
+            .map(|e| match e.split_once('=') {
+                Some((k, v)) => (k.to_owned(), v.to_owned()),
+                None => (e.clone(), String::new()),
+            })
+            .collect();
+        Ok(Self {
+            ctr,
+            env,
+            workdir: root.working_dir().unwrap_or("/").to_owned(),
+            user: root.user().map(str::to_owned),
+            labels: cfg
+                .labels()
+                .clone()
+                .unwrap_or_default()
+                .into_iter()
+                .collect(),
+            cmd: cfg.cmd().clone(),
+            entrypoint: cfg.entrypoint().clone(),
+            history: root
+                .config
+                .history()
+                .clone()
+                .unwrap_or_default()
+                .into_iter()
+                .map(|h| (h, None))
+                .collect(),
+            layers: root.manifest.layers().len(),
+            root,
+        })
+    }
+
+    fn var(&self, args: &[(String, String)], name: &str) -> Option<String> {
+        self.env
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .or_else(|| args.iter().rev().find(|(k, _)| k == name))
+            .map(|(_, v)| v.clone())
+    }
+}
+
+fn build_err(e: impl std::fmt::Display) -> DockerfileError {
+    DockerfileError::Build(e.to_string())
+}
+
+fn at(line: usize) -> impl Fn(String) -> DockerfileError {
+    move |message| DockerfileError::Parse { line, message }
+}
+
+/// `path` (absolute, or relative to `workdir`) normalised, without leaving `/`.
+fn absolute(workdir: &str, path: &str) -> String {
+    let joined = if path.starts_with('/') {
+        PathBuf::from(path)
+    } else {
+        Path::new(workdir).join(path)
+    };
+    let mut parts: Vec<String> = Vec::new();
+    for c in joined.components() {
+        match c {
+            Component::Normal(n) => parts.push(n.to_string_lossy().into_owned()),
+            Component::ParentDir => {
+                parts.pop();
+            }
+            _ => {}
+        }
+    }
+    let mut out = format!("/{}", parts.join("/"));
+    if path.ends_with('/') && out != "/" {
+        out.push('/');
+    }
+    out
+}
+
+/// A context-relative source, refusing paths outside the context.
+fn context_relative(line: usize, src: &str) -> Result<String> {
+    let mut parts: Vec<String> = Vec::new();
+    for c in Path::new(src).components() {
+        match c {
+            Component::Normal(n) => parts.push(n.to_string_lossy().into_owned()),
+            Component::ParentDir if parts.pop().is_none() => {
+                return Err(at(line)(format!("{src} is outside the build context")))
+            }
+            _ => {}
+        }
+    }
+    Ok(parts.join("/"))
+}
+
+/// A step as shown in progress and image history.
+fn describe(cmd: &Command) -> String {
+    let form = |s: &ShellOrExec| match s {
+        ShellOrExec::Shell(t) => t.clone(),
+        ShellOrExec::Exec(a) => serde_json::to_string(a).unwrap_or_default(),
+    };
+    let pairs = |p: &[(String, String)]| {
+        p.iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let copy = |c: &CopyArgs| format!("{} {}", c.sources.join(" "), c.dest);
+    match cmd {
+        Command::Run { cmd, .. } => format!("RUN {}", form(cmd)),
+        Command::Env(p) => format!("ENV {}", pairs(p)),
+        Command::Arg(d) => format!(
+            "ARG {}",
+            d.iter()
+                .map(|a| a.name.as_str())
+                .collect::<Vec<_>>()
+                .join(" ")
+        ),
+        Command::Workdir(p) => format!("WORKDIR {p}"),
+        Command::User(u) => format!("USER {u}"),
+        Command::Copy(c) => match &c.from {
+            Some(f) => format!("COPY --from={f} {}", copy(c)),
+            None => format!("COPY {}", copy(c)),
+        },
+        Command::Add(c) => format!("ADD {}", copy(c)),
+        Command::Label(p) => format!("LABEL {}", pairs(p)),
+        Command::Cmd(c) => format!("CMD {}", form(c)),
+        Command::Entrypoint(c) => format!("ENTRYPOINT {}", form(c)),
+    }
+}
+
+/// Runs a build: evaluates the stages the target needs, reports each step through
+/// `progress` (the caller scrubs and prints it), and stores the image if a tag is given.
+pub async fn build(
+    engine: &Engine,
+    store: &ImageStore,
+    opts: &BuildOptions,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Built> {
+    let file = crate::parse::parse(&opts.dockerfile)?;
+    let esc = file.escape;
+    let build_arg = |name: &str| {
+        opts.build_args
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    // Meta ARGs (before the first FROM): usable in FROM, and by `ARG NAME` in stages.
+    let mut meta: Vec<(String, String)> = Vec::new();
+    for (line, decls) in &file.meta_args {
+        for d in decls {
+            let value = match build_arg(&d.name) {
+                Some(v) => Some(v),
+                None => d
+                    .default
+                    .as_deref()
+                    .map(|raw| process(raw, esc, &|n| lookup(&meta, n)).map_err(at(*line)))
+                    .transpose()?,
+            };
+            if let Some(v) = value {
+                meta.push((d.name.clone(), v));
+            }
+        }
+    }
+    let names: Vec<Option<String>> = file.stages.iter().map(|s| s.name.clone()).collect();
+    let stage_index = |name: &str, before: usize| -> Option<usize> {
+        let lower = name.to_ascii_lowercase();
+        names[..before]
+            .iter()
+            .position(|n| n.as_deref() == Some(lower.as_str()))
+            .or_else(|| name.parse::<usize>().ok().filter(|&i| i < before))
+    };
+    let target = match &opts.target {
+        None => file.stages.len() - 1,
+        Some(t) => stage_index(t, file.stages.len())
+            .ok_or_else(|| build_err(format!("target stage {t:?} could not be found")))?,
+    };
+    let needed = reachable(&file, target, &meta, &stage_index)?;
+    let mut built: Vec<Option<Stage>> = vec![None; file.stages.len()];
+    let mut step_no = 0usize;
+    for (si, stage_ast) in file.stages.iter().enumerate() {
+        if !needed[si] {
+            continue;
+        }
+        let base =
+            process(&stage_ast.base, esc, &|n| lookup(&meta, n)).map_err(at(stage_ast.line))?;
+        let mut st = match stage_index(&base, si).and_then(|i| built[i].clone()) {
+            Some(parent) => parent,
+            None => {
+                let image = store
+                    .resolve(&base)
+                    .map_err(build_err)?
+                    .ok_or_else(|| {
+                        build_err(format!(
+                            "Dockerfile line {}: image {base} is not in the local store (hush image import or pull it first)",
+                            stage_ast.line
+                        ))
+                    })?;
+                Stage::from_image(&base, image)?
+            }
+        };
+        let label = stage_ast
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("stage-{si}"));
+        let total = stage_ast.instructions.len() + 1;
+        step_no += 1;
+        progress(&format!("#{step_no} [{label} 1/{total}] FROM {base}"));
+        let mut args: Vec<(String, String)> = Vec::new();
+        for (ii, ins) in stage_ast.instructions.iter().enumerate() {
+            let line = ins.line;
+            step_no += 1;
+            let shown = describe(&ins.command);
+            progress(&format!("#{step_no} [{label} {}/{total}] {shown}", ii + 2));
+            let word = |st: &Stage, args: &[(String, String)], raw: &str| {
+                process(raw, esc, &|n| st.var(args, n)).map_err(at(line))
+            };
+            let mut layer_step = false;
+            match &ins.command {
+                Command::Arg(decls) => {
+                    for ArgDecl { name, default } in decls {
+                        let value = match (build_arg(name), default) {
+                            (Some(v), _) => Some(v),
+                            (None, Some(raw)) => Some(word(&st, &args, raw)?),
+                            (None, None) => lookup(&meta, name),
+                        };
+                        args.retain(|(k, _)| k != name);
+                        if let Some(v) = value {
+                            st.ctr = st.ctr.with_env_variable(name, &v).map_err(build_err)?;
+                            args.push((name.clone(), v));
+                        }
+                    }
+                }
+                Command::Env(pairs) => {
+                    for (k, raw) in pairs {
+                        let v = word(&st, &args, raw)?;
+                        st.ctr = st.ctr.with_env_variable(k, &v).map_err(build_err)?;
+                        st.env.retain(|(n, _)| n != k);
+                        st.env.push((k.clone(), v));
+                    }
+                }
+                Command::Label(pairs) => {
+                    for (k, raw) in pairs {
+                        let k = word(&st, &args, k)?;
+                        let v = word(&st, &args, raw)?;
+                        st.labels.insert(k, v);
+                    }
+                }
+                Command::Workdir(raw) => {
+                    let w = absolute(&st.workdir, &word(&st, &args, raw)?);
+                    st.workdir = w.trim_end_matches('/').to_owned();
+                    if st.workdir.is_empty() {
+                        st.workdir.push('/');
+                    }
+                    st.ctr = st.ctr.with_workdir(&st.workdir).map_err(build_err)?;
+                }
+                Command::User(raw) => {
+                    let u = word(&st, &args, raw)?;
+                    st.ctr = st.ctr.with_user(&u).map_err(build_err)?;
+                    st.user = Some(u);
+                }
+                Command::Cmd(c) => st.cmd = Some(c.argv()),
+                Command::Entrypoint(c) => {
+                    st.entrypoint = Some(c.argv());
+                    st.cmd = None;
+                }
+                Command::Run { mounts, cmd } => {
+                    layer_step = true;
+                    st.ctr = run_step(&st, &args, line, esc, mounts, cmd, &opts.secrets)?;
+                }
+                Command::Copy(c) | Command::Add(c) => {
+                    layer_step = true;
+                    let add = matches!(ins.command, Command::Add(_));
+                    st.ctr = copy_step(
+                        engine,
+                        &st,
+                        &args,
+                        line,
+                        esc,
+                        c,
+                        add,
+                        opts,
+                        &built,
+                        &stage_index,
+                        si,
+                    )
+                    .await?;
+                }
+            }
+            let entry = HistoryBuilder::default()
+                .created_by(shown)
+                .empty_layer(!layer_step);
+            let mut layer = None;
+            if layer_step {
+                st.ctr
+                    .sync(engine)
+                    .await
+                    .map_err(|e| build_err(format!("Dockerfile line {line}: {e}")))?;
+                for out in [st.ctr.stdout(engine).await, st.ctr.stderr(engine).await] {
+                    for l in out.map_err(build_err)?.lines() {
+                        progress(&format!("#{step_no} {l}"));
+                    }
+                }
+                let n = st.ctr.layer_dirs(engine).await.map_err(build_err)?.len();
+                layer = (n > st.layers).then(|| n - 1);
+                st.layers = n;
+            }
+            st.history.push((entry.build().map_err(build_err)?, layer));
+            progress(&format!("#{step_no} DONE"));
+        }
+        st.ctr = st.ctr.sync(engine).await.map_err(build_err)?;
+        built[si] = Some(st);
+    }
+    let st = built[target]
+        .take()
+        .ok_or_else(|| build_err("the target stage was not built"))?;
+    let image = match &opts.tag {
+        Some(tag) => Some(export(engine, store, &st, tag).await?),
+        None => None,
+    };
+    Ok(Built {
+        container: st.ctr,
+        image,
+    })
+}
+
+fn lookup(vars: &[(String, String)], name: &str) -> Option<String> {
+    vars.iter()
+        .rev()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.clone())
+}
+
+/// Which stages the target needs (through `FROM <stage>` and `COPY --from=<stage>`).
+fn reachable(
+    file: &Dockerfile,
+    target: usize,
+    meta: &[(String, String)],
+    stage_index: &dyn Fn(&str, usize) -> Option<usize>,
+) -> Result<Vec<bool>> {
+    let mut needed = vec![false; file.stages.len()];
+    let mut todo = vec![target];
+    while let Some(i) = todo.pop() {
+        if std::mem::replace(&mut needed[i], true) {
+            continue;
+        }
+        let stage = &file.stages[i];
+        let base =
+            process(&stage.base, file.escape, &|n| lookup(meta, n)).map_err(at(stage.line))?;
+        todo.extend(stage_index(&base, i));
+        for ins in &stage.instructions {
+            if let Command::Copy(CopyArgs { from: Some(f), .. }) = &ins.command {
+                let f = process(f, file.escape, &|n| lookup(meta, n)).map_err(at(ins.line))?;
+                todo.extend(stage_index(&f, i));
+            }
+        }
+    }
+    Ok(needed)
+}
+
+/// A RUN: the secrets attached for this exec only.
+fn run_step(
+    st: &Stage,
+    args: &[(String, String)],
+    line: usize,
+    esc: char,
+    mounts: &[String],
+    cmd: &ShellOrExec,
+    secrets: &HashMap<String, Secret>,
+) -> Result<Container> {
+    let mut ctr = st.ctr.clone();
+    let mut undo: Vec<Undo> = Vec::new();
+    for raw in mounts {
+        let value = process(raw, esc, &|n| st.var(args, n)).map_err(at(line))?;
+        let m = parse_mount(&value).map_err(|message| DockerfileError::Mount { line, message })?;
+        let Some(secret) = secrets.get(&m.id) else {
+            if m.required {
+                return Err(DockerfileError::SecretNotFound { line, id: m.id });
+            }
+            continue;
+        };
+        if let Some(target) = &m.target {
+            let path = absolute(&st.workdir, target);
+            let path = path.trim_end_matches('/');
+            ctr = ctr
+                .with_mounted_secret(
+                    path,
+                    secret,
+                    Some(&format!("{}:{}", m.uid, m.gid)),
+                    Some(m.mode),
+                )
+                .map_err(|e| DockerfileError::Mount {
+                    line,
+                    message: e.to_string(),
+                })?;
+            undo.push(Undo::Mount(path.to_owned()));
+        }
+        if let Some(name) = &m.env {
+            ctr = ctr
+                .with_secret_variable(name, secret)
+                .map_err(|e| DockerfileError::Mount {
+                    line,
+                    message: e.to_string(),
+                })?;
+            undo.push(Undo::Env(name.clone()));
+        }
+    }
+    ctr = ctr.with_exec(&cmd.argv()).map_err(build_err)?;
+    for u in undo {
+        ctr = match u {
+            Undo::Mount(p) => ctr.without_mount(&p),
+            Undo::Env(n) => ctr.without_secret_variable(&n),
+        }
+        .map_err(build_err)?;
+    }
+    Ok(ctr)
+}
+
+enum Undo {
+    Mount(String),
+    Env(String),
+}
+
+/// A COPY or ADD: the source mounted, copied by `sh`/`cp` as root, the mount removed.
+#[allow(clippy::too_many_arguments)]
+async fn copy_step(
+    engine: &Engine,
+    st: &Stage,
+    args: &[(String, String)],
+    line: usize,
+    esc: char,
+    c: &CopyArgs,
+    add: bool,
+    opts: &BuildOptions,
+    built: &[Option<Stage>],
+    stage_index: &dyn Fn(&str, usize) -> Option<usize>,
+    si: usize,
+) -> Result<Container> {
+    let word = |raw: &str| process(raw, esc, &|n| st.var(args, n)).map_err(at(line));
+    let mut sources = Vec::new();
+    for raw in &c.sources {
+        let s = word(raw)?;
+        if s.contains(['*', '?', '[']) {
+            return Err(at(line)(format!(
+                "wildcards in sources ({s}) are not supported by hush"
+            )));
+        }
+        if add && (s.contains("://") || s.starts_with("git@")) {
+            return Err(at(line)(format!(
+                "ADD of remote sources ({s}) is not supported by hush yet"
+            )));
+        }
+        sources.push(s);
+    }
+    let dest = absolute(&st.workdir, &word(&c.dest)?);
+    let (mount, dir, owner_default) = match &c.from {
+        None => {
+            let mut in_ctr = Vec::new();
+            for s in &sources {
+                let rel = context_relative(line, s)?;
+                if std::fs::symlink_metadata(opts.context.join(&rel)).is_err() {
+                    return Err(at(line)(format!("{s}: not found in the build context")));
+                }
+                in_ctr.push(if rel.is_empty() {
+                    CONTEXT_MOUNT.to_owned()
+                } else {
+                    format!("{CONTEXT_MOUNT}/{rel}")
+                });
+            }
+            sources = in_ctr;
+            (
+                CONTEXT_MOUNT,
+                Directory::host(&opts.context).map_err(build_err)?,
+                Some("0:0"),
+            )
+        }
+        Some(f) => {
+            let f = word(f)?;
+            let from = match stage_index(&f, si).and_then(|i| built[i].as_ref()) {
+                Some(stage) => stage.ctr.clone(),
+                None => Container::new().from(&f).map_err(build_err)?,
+            };
+            let dir = from
+                .directory(engine, "/")
+                .await
+                .map_err(|e| build_err(format!("Dockerfile line {line}: COPY --from={f}: {e}")))?;
+            sources = sources
+                .iter()
+                .map(|s| format!("{FROM_MOUNT}{}", absolute("/", s).trim_end_matches('/')))
+                .collect();
+            (FROM_MOUNT, dir, None)
+        }
+    };
+    let owner = match &c.chown {
+        Some(o) => Some(word(o)?),
+        None => owner_default.map(str::to_owned),
+    };
+    let mode = c
+        .chmod
+        .as_deref()
+        .map(word)
+        .transpose()?
+        .unwrap_or_default();
+    let mut argv: Vec<String> = vec![
+        "/bin/sh".into(),
+        "-c".into(),
+        COPY_SCRIPT.into(),
+        "copy".into(),
+        owner.unwrap_or_default(),
+        mode,
+        dest,
+        if sources.len() > 1 { "1" } else { "0" }.into(),
+        if add { "1" } else { "0" }.into(),
+    ];
+    argv.extend(sources);
+    let restore = st.user.clone().unwrap_or_else(|| "0".into());
+    st.ctr
+        .with_user("0")
+        .and_then(|x| x.with_mounted_directory(mount, &dir))
+        .and_then(|x| x.with_exec(&argv))
+        .and_then(|x| x.without_mount(mount))
+        .and_then(|x| x.with_user(&restore))
+        .map_err(build_err)
+}
+
+/// Stores the stage as an image: the root image's layers as they are, one new layer per
+/// step that changed the filesystem, and a config with ENV/WORKDIR/USER/LABEL/CMD/
+/// ENTRYPOINT and history (never a secret value: secrets only ever reach single execs).
+async fn export(
+    engine: &Engine,
+    store: &ImageStore,
+    st: &Stage,
+    tag: &str,
+) -> Result<hush_image::ImageRef> {
+    let dirs = st.ctr.layer_dirs(engine).await.map_err(build_err)?;
+    let base = st.root.manifest.layers().len();
+    let ingest = store.ingest().map_err(build_err)?;
+    let mut layers: Vec<Descriptor> = st.root.manifest.layers().to_vec();
+    let mut config = st.root.config.clone();
+    // Steps that changed nothing are not exported (their history says so), which also
+    // keeps identical no-op layers from being stacked twice.
+    let mut changed = vec![false; dirs.len()];
+    for (i, dir) in dirs.iter().enumerate().skip(base) {
+        let lowers: Vec<PathBuf> = dirs[..i].iter().rev().cloned().collect();
+        let mut bytes = Vec::new();
+        let entries = write_layer_tar(dir, &lowers, &mut bytes)
+            .map_err(|e| build_err(format!("cannot write a layer: {e}")))?;
+        if entries == 0 {
+            continue;
+        }
+        changed[i] = true;
+        let blob = ingest.write_blob(&bytes[..], None).map_err(build_err)?;
+        config
+            .rootfs_mut()
+            .diff_ids_mut()
+            .push(blob.digest.to_string());
+        layers.push(Descriptor::new(
+            MediaType::ImageLayer,
+            blob.size,
+            blob.digest,
+        ));
+    }
+    let history = st
+        .history
+        .iter()
+        .map(|(h, layer)| {
+            let mut h = h.clone();
+            if let Some(i) = layer {
+                h.set_empty_layer(Some(!changed.get(*i).copied().unwrap_or(false)));
+            }
+            h
+        })
+        .collect();
+    let mut cfg: Config = config.config().clone().unwrap_or_default();
+    cfg.set_env(Some(
+        st.env.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+    ));
+    cfg.set_working_dir(Some(st.workdir.clone()));
+    cfg.set_user(st.user.clone());
+    cfg.set_labels((!st.labels.is_empty()).then(|| st.labels.clone().into_iter().collect()));
+    cfg.set_cmd(st.cmd.clone());
+    cfg.set_entrypoint(st.entrypoint.clone());
+    config.set_config(Some(cfg));
+    config.set_history(Some(history));
+    ingest
+        .put_image(&config, &layers, Some(tag))
+        .map_err(build_err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_resolve_against_workdir_and_context() {
+        assert_eq!(absolute("/app", "x/y"), "/app/x/y");
+        assert_eq!(absolute("/app", "../etc/"), "/etc/");
+        assert_eq!(absolute("/", "/a/./b"), "/a/b");
+        assert_eq!(context_relative(1, "./a/../b").unwrap(), "b");
+        assert_eq!(context_relative(1, ".").unwrap(), "");
+        assert!(context_relative(1, "../x").is_err());
+    }
+
+    #[test]
+    fn steps_are_described_without_mount_flags() {
+        let df = crate::parse::parse(
+            "FROM busybox\nRUN --mount=type=secret,id=s cat /run/secrets/s\nCOPY --from=a x /y\n",
+        )
+        .unwrap();
+        let shown: Vec<String> = df.stages[0]
+            .instructions
+            .iter()
+            .map(|i| describe(&i.command))
+            .collect();
+        assert_eq!(shown, vec!["RUN cat /run/secrets/s", "COPY --from=a x /y"]);
+    }
+}
