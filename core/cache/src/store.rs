@@ -258,6 +258,10 @@ impl Cache {
         // In WAL mode, NORMAL keeps the index consistent through any process crash; only a
         // power loss can forget the last commits (the layers they name are then orphans).
         conn.pragma_update(None, "synchronous", "NORMAL")?;
+        let version: i32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if version >= SCHEMA_VERSION {
+            return Ok(());
+        }
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let version: i32 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         if version < SCHEMA_VERSION {
