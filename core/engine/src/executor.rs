@@ -319,21 +319,23 @@ impl LocalExecutor {
         let stdout = child.stdout.take().expect("piped stdout");
         let stderr = child.stderr.take().expect("piped stderr");
 
-        let status = tokio::task::spawn_blocking(move || {
-            let mut f = std::fs::File::from(status_r);
-            proto::read_frame(&mut f, proto::MAX_HEADER)
-        });
+        let status = async move {
+            let mut pipe = tokio::net::unix::pipe::Receiver::from_owned_fd(status_r)?;
+            let mut frame = Vec::new();
+            pipe.read_to_end(&mut frame).await?;
+            proto::read_frame(&mut frame.as_slice(), proto::MAX_HEADER)
+        };
         let send = async {
             let r = stdin.write_all(&frames).await;
             drop(frames);
             r
         };
-        let (sent, out, err) = tokio::join!(
+        let (sent, out, err, status) = tokio::join!(
             send,
             read_scrubbed(stdout, scrubber.stream()),
-            read_scrubbed(stderr, scrubber.stream())
+            read_scrubbed(stderr, scrubber.stream()),
+            status
         );
-        let status = status.await.map_err(|e| EngineError::Shim(e.to_string()))?;
         drop(stdin);
         let _ = child.wait().await;
         let (out, err) = (
