@@ -1,6 +1,7 @@
 //! `hush build`: Dockerfile builds with Docker's flag grammar. Secret values come from
 //! files, environment variables or any provider URI (`--secret id=aws,src=vault://...`);
-//! steps and their output are shown on stderr through the session scrubber.
+//! steps and their output are shown on stderr through the session scrubber. Steps go through
+//! the persistent cache like every exec.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -111,8 +112,16 @@ pub async fn run(args: BuildArgs, session: Arc<Session>) -> Result<u8, Failure> 
         tag: args.tag.clone(),
     };
     let failure = |e: &dyn std::fmt::Display| Failure::Work(e.to_string());
-    let engine = Engine::new(session.scrubber().clone()).map_err(|e| failure(&e))?;
     let store = ImageStore::open(&hush_home().join("images")).map_err(|e| failure(&e))?;
+    // Steps are cached like execs: keyed by the op chain, the context's contents and the
+    // secrets' keyed MACs, never their values.
+    let engine = Engine::with_images(
+        session.scrubber().clone(),
+        Arc::new(store.clone()),
+        session.home().join("engine"),
+        hush_query::persistent_cache(&session),
+    )
+    .map_err(|e| failure(&e))?;
     let mut progress = |line: &str| {
         let mut err = std::io::stderr().lock();
         let _ = writeln!(err, "{}", session.scrub_text(line));

@@ -24,7 +24,13 @@ fn home() -> &'static Path {
             .success());
         let out = hush(
             home.path(),
-            &["image", "import", "--tag", "busybox", tarball.to_str().unwrap()],
+            &[
+                "image",
+                "import",
+                "--tag",
+                "busybox",
+                tarball.to_str().unwrap(),
+            ],
         );
         assert!(out.status.success(), "{}", text(&out.stderr));
         std::fs::remove_file(&tarball).unwrap();
@@ -261,6 +267,68 @@ fn mount_and_flag_errors_are_clear() {
     assert!(text(&out.stderr).contains("HUSH_TEST_UNSET_VARIABLE is not set"));
 }
 
+/// `cat /stamp` in the image `tag`.
+fn stamp(tag: &str) -> String {
+    let out = hush(
+        home(),
+        &[
+            "core",
+            "container",
+            "from",
+            &format!("--address={tag}"),
+            "with-exec",
+            "--args=cat,/stamp",
+            "stdout",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    text(&out.stdout)
+}
+
+#[test]
+fn steps_are_cached_by_secret_mac_and_context_contents() {
+    let ctx = context(
+        "FROM busybox\nCOPY input.txt /\n\
+         RUN --mount=type=secret,id=s,env=S cat /proc/sys/kernel/random/uuid > /stamp\n",
+        &[("input.txt", "one")],
+    );
+    let dir = ctx.path().to_str().unwrap();
+    let build = |tag: &str, value: &str| {
+        let out = hush_env(
+            home(),
+            &[
+                "build",
+                "--secret",
+                "id=s,env=CACHE_TEST_SECRET",
+                "-t",
+                tag,
+                dir,
+            ],
+            &[("CACHE_TEST_SECRET", value)],
+        );
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        stamp(tag)
+    };
+    let first = build("cached:a", "cache-secret-value-1");
+    assert_eq!(
+        build("cached:b", "cache-secret-value-1"),
+        first,
+        "a rebuild is a hit"
+    );
+    // Another secret value has another MAC: a miss (the value itself is never in the key).
+    let other = build("cached:c", "cache-secret-value-2");
+    assert_ne!(other, first);
+    // A changed context file busts the COPY and everything after it.
+    std::fs::write(ctx.path().join("input.txt"), "two").unwrap();
+    assert_ne!(build("cached:d", "cache-secret-value-1"), first);
+    for value in ["cache-secret-value-1", "cache-secret-value-2"] {
+        assert_eq!(
+            files_containing(home(), value.as_bytes()),
+            Vec::<String>::new()
+        );
+    }
+}
+
 #[test]
 fn stages_args_copy_and_image_config() {
     let ctx = context(
@@ -278,9 +346,19 @@ LABEL org.example.kind="a label"
 ENV APP=1
 USER 1000
 CMD ["cat", "/final/out.txt"]
+ADD files.tar /unpacked/
+COPY --chown=1000:1000 --chmod=600 hello.txt /owned
 "#,
         &[("hello.txt", "context"), ("sub/nested.txt", "nested")],
     );
+    let mut tar = tar::Builder::new(Vec::new());
+    let mut header = tar::Header::new_gnu();
+    header.set_size(6);
+    header.set_mode(0o644);
+    header.set_cksum();
+    tar.append_data(&mut header, "in/tar.txt", &b"in tar"[..])
+        .unwrap();
+    std::fs::write(ctx.path().join("files.tar"), tar.into_inner().unwrap()).unwrap();
     let out = hush(
         home(),
         &[
@@ -301,12 +379,15 @@ CMD ["cat", "/final/out.txt"]
             "from",
             "--address=frontend-test:v1",
             "with-exec",
-            "--args=sh,-c,cat /final/out.txt; id -u; stat -c %u /final/out.txt",
+            "--args=sh,-c,cat /final/out.txt; id -u; stat -c %u /final/out.txt; cat /unpacked/in/tar.txt; echo; stat -c '%u %g %a' /owned",
             "stdout",
         ],
     );
     assert!(run.status.success(), "{}", text(&run.stderr));
-    assert_eq!(text(&run.stdout), "hi from context and nested\n1000\n0\n");
+    assert_eq!(
+        text(&run.stdout),
+        "hi from context and nested\n1000\n0\nin tar\n1000 1000 600\n"
+    );
     let config = image_config("frontend-test:v1");
     let c = &config["config"];
     assert_eq!(c["User"], "1000");

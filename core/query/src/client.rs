@@ -165,7 +165,7 @@ impl Client {
 
 /// The persistent cache in `<hush home>/cache`, keyed with the session's MAC key. If it cannot
 /// be used, execs still run (uncached) and a warning says why.
-fn persistent_cache(session: &Session) -> Option<PersistentCache> {
+pub fn persistent_cache(session: &Session) -> Option<PersistentCache> {
     let warnings = session.warnings().clone();
     let opened = Cache::open(&session.home().join("cache"))
         .map_err(|e| e.to_string())

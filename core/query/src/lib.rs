@@ -5,5 +5,5 @@ mod client;
 mod error;
 mod evaluate;
 
-pub use client::{Client, Object};
+pub use client::{persistent_cache, Client, Object};
 pub use error::{QueryError, QueryErrorKind};
