@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use rusqlite::config::DbConfig;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use crate::error::{CacheError, Result};
@@ -258,6 +259,9 @@ impl Cache {
         // In WAL mode, NORMAL keeps the index consistent through any process crash; only a
         // power loss can forget the last commits (the layers they name are then orphans).
         conn.pragma_update(None, "synchronous", "NORMAL")?;
+        // A process's exit does not checkpoint (an fsync) or delete the WAL: hits stay cheap.
+        // Writers checkpoint as the WAL grows, and prune truncates it.
+        conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)?;
         let version: i32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         if version >= SCHEMA_VERSION {
             return Ok(());
