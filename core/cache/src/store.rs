@@ -252,10 +252,6 @@ impl Cache {
     }
 
     fn setup(conn: &mut Connection) -> rusqlite::Result<()> {
-        // Set before the first table exists, so prune can give pages back to the filesystem.
-        conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
-        let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
-        debug_assert_eq!(mode.to_lowercase(), "wal");
         // In WAL mode, NORMAL keeps the index consistent through any process crash; only a
         // power loss can forget the last commits (the layers they name are then orphans).
         conn.pragma_update(None, "synchronous", "NORMAL")?;
@@ -264,8 +260,13 @@ impl Cache {
         conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)?;
         let version: i32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         if version >= SCHEMA_VERSION {
+            // WAL mode and auto-vacuum are properties of the file, set when it was made.
             return Ok(());
         }
+        // Set before the first table exists, so prune can give pages back to the filesystem.
+        conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
+        let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+        debug_assert_eq!(mode.to_lowercase(), "wal");
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let version: i32 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         if version < SCHEMA_VERSION {
