@@ -37,8 +37,9 @@ pub struct BuildArgs {
     /// Store the result in the local image store under this tag.
     #[arg(short = 't', long = "tag", value_name = "TAG")]
     tag: Option<String>,
-    /// The build context directory.
-    context: PathBuf,
+    /// The build context: a directory, or a git repository URL (`https://host/repo.git[#ref]`,
+    /// fetched with the `GIT_AUTH_TOKEN`/`GIT_AUTH_HEADER` secrets).
+    context: String,
 }
 
 impl From<DockerfileError> for Failure {
@@ -83,32 +84,46 @@ async fn secrets(
 
 /// Runs the build; prints the image digest on stdout when a tag is given.
 pub async fn run(args: BuildArgs, session: Arc<Session>) -> Result<u8, Failure> {
+    let secrets = secrets(&args.secrets, &session).await?;
+    let mut _clone = None;
+    let context = if hush_dockerfile::git::is_git_url(&args.context) {
+        let dir = tempfile::Builder::new()
+            .prefix("hush-git-context-")
+            .tempdir()
+            .map_err(|e| Failure::Work(format!("cannot make a directory for the clone: {e}")))?;
+        let checkout = dir.path().join("src");
+        hush_dockerfile::git::clone(&args.context, &checkout, &secrets)?;
+        _clone = Some(dir);
+        checkout
+    } else {
+        PathBuf::from(&args.context)
+    };
+    if !context.is_dir() {
+        return Err(Failure::Usage(format!(
+            "the build context {} is not a directory",
+            context.display()
+        )));
+    }
     let dockerfile_path = args
         .file
         .clone()
-        .unwrap_or_else(|| args.context.join("Dockerfile"));
+        .unwrap_or_else(|| context.join("Dockerfile"));
     let dockerfile = std::fs::read_to_string(&dockerfile_path).map_err(|e| {
         Failure::Usage(format!(
             "cannot read the Dockerfile {}: {e}",
             dockerfile_path.display()
         ))
     })?;
-    if !args.context.is_dir() {
-        return Err(Failure::Usage(format!(
-            "the build context {} is not a directory",
-            args.context.display()
-        )));
-    }
     let mut build_args = Vec::new();
     for a in &args.build_args {
         build_args.extend(parse_build_arg(a, &|n| std::env::var(n).ok())?);
     }
     let opts = BuildOptions {
         dockerfile,
-        context: args.context.clone(),
+        context,
         build_args,
         target: args.target.clone(),
-        secrets: secrets(&args.secrets, &session).await?,
+        secrets,
         tag: args.tag.clone(),
     };
     let failure = |e: &dyn std::fmt::Display| Failure::Work(e.to_string());

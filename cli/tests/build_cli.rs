@@ -411,3 +411,181 @@ COPY --chown=1000:1000 --chmod=600 hello.txt /owned
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).is_empty());
 }
+
+/// A git server on loopback (git's "dumb" HTTP protocol: static files of a bare repository)
+/// that answers only requests carrying `Authorization: basic base64(x-access-token:TOKEN)`,
+/// and, while serving each one, looks for the token in every process's command line.
+struct GitServer {
+    url: String,
+    authorized: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    leaked: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+fn token_in_a_cmdline(token: &str) -> bool {
+    std::fs::read_dir("/proc").unwrap().flatten().any(|p| {
+        std::fs::read(p.path().join("cmdline"))
+            .is_ok_and(|c| c.windows(token.len()).any(|w| w == token.as_bytes()))
+    })
+}
+
+fn git_server(root: std::path::PathBuf, token: &'static str) -> GitServer {
+    use base64::Engine as _;
+    use std::io::{BufRead, BufReader, Write};
+    use std::sync::atomic::Ordering;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let authorized = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let leaked = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let expected = format!(
+        "basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("x-access-token:{token}"))
+    );
+    let (a, l) = (authorized.clone(), leaked.clone());
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut request = String::new();
+            reader.read_line(&mut request).unwrap_or_default();
+            let mut auth = None;
+            loop {
+                let mut header = String::new();
+                if reader.read_line(&mut header).unwrap_or(0) == 0 || header.trim().is_empty() {
+                    break;
+                }
+                if let Some((k, v)) = header.split_once(':') {
+                    if k.eq_ignore_ascii_case("authorization") {
+                        auth = Some(v.trim().to_owned());
+                    }
+                }
+            }
+            if token_in_a_cmdline(token) {
+                l.store(true, Ordering::SeqCst);
+            }
+            let mut out = stream;
+            let ok = auth.is_some_and(|v| v.eq_ignore_ascii_case(&expected));
+            let path = request.split_whitespace().nth(1).unwrap_or("/").to_owned();
+            let path = path
+                .split('?')
+                .next()
+                .unwrap()
+                .trim_start_matches('/')
+                .to_owned();
+            let file = root.join(&path);
+            let response = if !ok {
+                b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"git\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec()
+            } else if let Ok(body) = std::fs::read(&file) {
+                a.fetch_add(1, Ordering::SeqCst);
+                let mut r = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                )
+                .into_bytes();
+                r.extend(body);
+                r
+            } else {
+                b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec()
+            };
+            let _ = out.write_all(&response);
+        }
+    });
+    GitServer {
+        url: format!("http://127.0.0.1:{port}/repo.git"),
+        authorized,
+        leaked,
+    }
+}
+
+fn git(dir: &Path, args: &[&str]) {
+    let out = Command::new("git")
+        .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "git {args:?}: {}", text(&out.stderr));
+}
+
+#[test]
+fn git_context_and_add_with_auth_tokens_never_on_a_command_line() {
+    use std::sync::atomic::Ordering;
+    const TOKEN: &str = "git-auth-token-Pm81";
+    let tmp = tempfile::tempdir().unwrap();
+    let work = tmp.path().join("work");
+    std::fs::create_dir(&work).unwrap();
+    std::fs::write(
+        work.join("Dockerfile"),
+        "FROM busybox\nARG REPO\nCOPY hello.txt /\nADD ${REPO} /added/\n",
+    )
+    .unwrap();
+    std::fs::write(work.join("hello.txt"), "from git\n").unwrap();
+    git(&work, &["init", "-q"]);
+    git(&work, &["add", "."]);
+    git(&work, &["commit", "-qm", "init"]);
+    git(tmp.path(), &["clone", "-q", "--bare", "work", "repo.git"]);
+    git(&tmp.path().join("repo.git"), &["update-server-info"]);
+    let server = git_server(tmp.path().to_path_buf(), TOKEN);
+    let repo_arg = format!("REPO={}", server.url);
+    let build = |secret: &str, tag: &str| {
+        hush_env(
+            home(),
+            &[
+                "build",
+                "--secret",
+                secret,
+                "--build-arg",
+                &repo_arg,
+                "-t",
+                tag,
+                &server.url,
+            ],
+            &[("GIT_TEST_TOKEN", TOKEN)],
+        )
+    };
+    // No credential: the clone is refused.
+    let out = build("id=OTHER,env=GIT_TEST_TOKEN", "git-test:none");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("git clone of"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(server.authorized.load(Ordering::SeqCst), 0);
+    // GIT_AUTH_TOKEN, then its host-scoped form (the host includes the port).
+    let host = server.url.split('/').nth(2).unwrap().to_owned();
+    for (secret, tag) in [
+        (
+            "id=GIT_AUTH_TOKEN,env=GIT_TEST_TOKEN".to_owned(),
+            "git-test:plain",
+        ),
+        (
+            format!("id=GIT_AUTH_TOKEN.{host},env=GIT_TEST_TOKEN"),
+            "git-test:host",
+        ),
+    ] {
+        let out = build(&secret, tag);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let run = hush(
+            home(),
+            &[
+                "core",
+                "container",
+                "from",
+                &format!("--address={tag}"),
+                "with-exec",
+                "--args=cat,/hello.txt,/added/hello.txt,/added/Dockerfile",
+                "stdout",
+            ],
+        );
+        assert!(run.status.success(), "{}", text(&run.stderr));
+        assert!(text(&run.stdout).starts_with("from git\nfrom git\nFROM busybox"));
+    }
+    assert!(server.authorized.load(Ordering::SeqCst) > 0);
+    assert!(
+        !server.leaked.load(Ordering::SeqCst),
+        "the token was on a command line"
+    );
+    assert_eq!(
+        files_containing(home(), TOKEN.as_bytes()),
+        Vec::<String>::new()
+    );
+}

@@ -27,6 +27,8 @@ use crate::parse::{ArgDecl, Command, CopyArgs, Dockerfile, ShellOrExec};
 
 /// Where the build context is mounted for a copy.
 const CONTEXT_MOUNT: &str = "/.hush-build-context";
+/// Where a clone of a git repository is mounted for `ADD <git URL>`.
+const GIT_MOUNT: &str = "/.hush-build-git";
 /// Where a stage's or image's root is mounted for `COPY --from`.
 const FROM_MOUNT: &str = "/.hush-build-from";
 
@@ -74,6 +76,8 @@ pub struct Built {
     pub container: Container,
     /// The stored image, if a tag was given.
     pub image: Option<hush_image::ImageRef>,
+    /// Clones of git sources the container's chain refers to (removed when dropped).
+    _sources: Vec<tempfile::TempDir>,
 }
 
 /// The image config a stage carries.
@@ -273,6 +277,7 @@ pub async fn build(
     let needed = reachable(&file, target, &meta, &stage_index)?;
     let mut built: Vec<Option<Stage>> = vec![None; file.stages.len()];
     let mut step_no = 0usize;
+    let mut keep = Vec::new();
     for (si, stage_ast) in file.stages.iter().enumerate() {
         if !needed[si] {
             continue;
@@ -378,6 +383,7 @@ pub async fn build(
                         &built,
                         &stage_index,
                         si,
+                        &mut keep,
                     )
                     .await?;
                 }
@@ -416,6 +422,7 @@ pub async fn build(
     Ok(Built {
         container: st.ctr,
         image,
+        _sources: keep,
     })
 }
 
@@ -530,6 +537,7 @@ async fn copy_step(
     built: &[Option<Stage>],
     stage_index: &dyn Fn(&str, usize) -> Option<usize>,
     si: usize,
+    keep: &mut Vec<tempfile::TempDir>,
 ) -> Result<Container> {
     let word = |raw: &str| process(raw, esc, &|n| st.var(args, n)).map_err(at(line));
     let mut sources = Vec::new();
@@ -540,15 +548,33 @@ async fn copy_step(
                 "wildcards in sources ({s}) are not supported by hush"
             )));
         }
-        if add && (s.contains("://") || s.starts_with("git@")) {
+        if add && crate::git::is_git_url(&s) {
+            if c.sources.len() != 1 {
+                return Err(at(line)("ADD of a git repository takes one source".into()));
+            }
+        } else if add && s.contains("://") {
             return Err(at(line)(format!(
-                "ADD of remote sources ({s}) is not supported by hush yet"
+                "ADD of remote sources other than git ({s}) is not supported by hush"
             )));
         }
         sources.push(s);
     }
     let dest = absolute(&st.workdir, &word(&c.dest)?);
+    let git = sources.first().filter(|s| add && crate::git::is_git_url(s));
     let (mount, dir, owner_default) = match &c.from {
+        None if git.is_some() => {
+            let clone = tempfile::Builder::new()
+                .prefix("hush-git-")
+                .tempdir()
+                .map_err(|e| build_err(format!("cannot make a directory for a clone: {e}")))?;
+            let checkout = clone.path().join("src");
+            crate::git::clone(&sources[0], &checkout, &opts.secrets)
+                .map_err(|e| build_err(format!("Dockerfile line {line}: {e}")))?;
+            let dir = Directory::host(&checkout).map_err(build_err)?;
+            keep.push(clone);
+            sources = vec![GIT_MOUNT.to_owned()];
+            (GIT_MOUNT, dir, Some("0:0"))
+        }
         None => {
             let mut in_ctr = Vec::new();
             for s in &sources {

@@ -6,12 +6,14 @@
 //! - [`mount`]: the `RUN --mount=type=secret` grammar with BuildKit's defaults.
 //! - [`flags`]: the `--secret` and `--build-arg` flag grammars of `docker build`.
 //! - [`build`]: the frontend on the container engine, exporting into the image store.
+//! - [`git`]: git contexts and `ADD <git URL>` with `GIT_AUTH_TOKEN`/`GIT_AUTH_HEADER`.
 //! - [`layer`]: overlayfs layer directories as OCI layer tars.
 
 pub mod build;
 pub mod error;
 pub mod expand;
 pub mod flags;
+pub mod git;
 pub mod layer;
 pub mod mount;
 pub mod parse;

@@ -1,0 +1,167 @@
+//! Git sources (build contexts and `ADD <git URL>`), with BuildKit's auth secrets:
+//! `GIT_AUTH_HEADER.<host>`, `GIT_AUTH_TOKEN.<host>`, `GIT_AUTH_HEADER`, `GIT_AUTH_TOKEN`
+//! (first found wins; `<host>` includes the port). A token becomes
+//! `Authorization: basic base64("x-access-token:" + token)`, a header is used verbatim.
+//!
+//! Unlike BuildKit, the credential never reaches a command line: `git` gets it through
+//! `GIT_CONFIG_COUNT`/`GIT_CONFIG_KEY_0`/`GIT_CONFIG_VALUE_0` in its environment, scoped to the
+//! exact remote URL (`http.<url>.extraheader`).
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use base64::Engine as _;
+use hush_secrets::Secret;
+
+use crate::error::DockerfileError;
+
+/// Whether `s` names a git repository: `git@host:path`, `ssh://`, `git://`, or an
+/// `http(s)://` URL whose path ends in `.git` (optionally followed by `#ref`).
+pub fn is_git_url(s: &str) -> bool {
+    let (url, _) = split_ref(s);
+    url.starts_with("git@")
+        || url.starts_with("git://")
+        || url.starts_with("ssh://")
+        || ((url.starts_with("https://") || url.starts_with("http://"))
+            && url.trim_end_matches('/').ends_with(".git"))
+}
+
+/// `URL#ref` split into the URL and the ref.
+fn split_ref(s: &str) -> (&str, Option<&str>) {
+    match s.split_once('#') {
+        Some((url, r)) if !r.is_empty() => (url, Some(r)),
+        Some((url, _)) => (url, None),
+        None => (s, None),
+    }
+}
+
+/// The host (with port) of an `http(s)://` URL.
+fn host(url: &str) -> Option<&str> {
+    let rest = url.split_once("://")?.1;
+    let authority = rest.split('/').next()?;
+    Some(authority.rsplit_once('@').map_or(authority, |(_, h)| h))
+}
+
+/// The `Authorization` value for `url` from the build's secrets, if any.
+fn auth_header(
+    url: &str,
+    secrets: &HashMap<String, Secret>,
+) -> Result<Option<String>, DockerfileError> {
+    let mut names = Vec::new();
+    if let Some(h) = host(url).filter(|_| url.starts_with("http")) {
+        names.push((format!("GIT_AUTH_HEADER.{h}"), true));
+        names.push((format!("GIT_AUTH_TOKEN.{h}"), false));
+    }
+    names.push(("GIT_AUTH_HEADER".to_owned(), true));
+    names.push(("GIT_AUTH_TOKEN".to_owned(), false));
+    for (name, is_header) in names {
+        let Some(secret) = secrets.get(&name) else {
+            continue;
+        };
+        let value = std::str::from_utf8(secret.expose())
+            .map_err(|_| DockerfileError::Build(format!("secret {name} is not valid UTF-8")))?;
+        return Ok(Some(if is_header {
+            value.to_owned()
+        } else {
+            let b64 =
+                base64::engine::general_purpose::STANDARD.encode(format!("x-access-token:{value}"));
+            format!("basic {b64}")
+        }));
+    }
+    Ok(None)
+}
+
+/// Clones `source` (`URL[#ref]`) into the empty or missing directory `dest`, without its
+/// `.git` directory. Errors carry git's own message (which never holds the credential).
+pub fn clone(
+    source: &str,
+    dest: &Path,
+    secrets: &HashMap<String, Secret>,
+) -> Result<(), DockerfileError> {
+    let (url, reference) = split_ref(source);
+    let mut cmd = Command::new("git");
+    cmd.arg("clone").arg("--quiet").arg("--recurse-submodules");
+    if let Some(r) = reference {
+        cmd.arg("--branch").arg(r);
+    }
+    cmd.arg("--").arg(url).arg(dest);
+    cmd.env("GIT_TERMINAL_PROMPT", "0")
+        .env_remove("GIT_CONFIG_PARAMETERS")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    match auth_header(url, secrets)? {
+        Some(value) => {
+            cmd.env("GIT_CONFIG_COUNT", "1")
+                .env("GIT_CONFIG_KEY_0", format!("http.{url}.extraheader"))
+                .env("GIT_CONFIG_VALUE_0", format!("Authorization: {value}"));
+        }
+        None => {
+            cmd.env_remove("GIT_CONFIG_COUNT");
+        }
+    }
+    let out = cmd
+        .output()
+        .map_err(|e| DockerfileError::Build(format!("cannot run git: {e}")))?;
+    if !out.status.success() {
+        return Err(DockerfileError::Build(format!(
+            "git clone of {url} failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    std::fs::remove_dir_all(dest.join(".git"))
+        .map_err(|e| DockerfileError::Build(format!("cannot remove .git of the clone: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn git_urls_and_auth_lookup_order() {
+        assert!(is_git_url("https://example.com/a/repo.git"));
+        assert!(is_git_url("https://example.com/a/repo.git#main"));
+        assert!(is_git_url("git@github.com:me/repo.git"));
+        assert!(!is_git_url("https://example.com/file.tar.gz"));
+        assert_eq!(host("http://127.0.0.1:8080/r.git"), Some("127.0.0.1:8080"));
+        let store = hush_secrets::SecretStore::new(hush_secrets::Registry::builtin(), 1024);
+        let mut secrets = HashMap::new();
+        let url = "http://127.0.0.1:8080/r.git";
+        assert_eq!(auth_header(url, &secrets).unwrap(), None);
+        secrets.insert(
+            "GIT_AUTH_TOKEN".into(),
+            store.set_secret("a", b"tok").unwrap(),
+        );
+        let b64 = base64::engine::general_purpose::STANDARD.encode("x-access-token:tok");
+        assert_eq!(
+            auth_header(url, &secrets).unwrap(),
+            Some(format!("basic {b64}"))
+        );
+        secrets.insert(
+            "GIT_AUTH_HEADER".into(),
+            store.set_secret("b", b"bearer x").unwrap(),
+        );
+        assert_eq!(
+            auth_header(url, &secrets).unwrap().as_deref(),
+            Some("bearer x")
+        );
+        secrets.insert(
+            "GIT_AUTH_TOKEN.127.0.0.1:8080".into(),
+            store.set_secret("c", b"host").unwrap(),
+        );
+        let b64 = base64::engine::general_purpose::STANDARD.encode("x-access-token:host");
+        assert_eq!(
+            auth_header(url, &secrets).unwrap(),
+            Some(format!("basic {b64}"))
+        );
+        secrets.insert(
+            "GIT_AUTH_HEADER.127.0.0.1:8080".into(),
+            store.set_secret("d", b"basic h").unwrap(),
+        );
+        assert_eq!(
+            auth_header(url, &secrets).unwrap().as_deref(),
+            Some("basic h")
+        );
+    }
+}
