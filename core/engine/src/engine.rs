@@ -210,12 +210,11 @@ impl Engine {
         Ok(Self::build(scrubber, images, executor, dir, Some(cache)))
     }
 
+    /// This engine's state directory (created with the first layer: a run served from the
+    /// cache writes nothing there).
     fn make_dir(state_root: &Path) -> Result<PathBuf> {
         remove_stale(state_root);
-        let dir = state_root.join(format!("{}-{}", std::process::id(), random_tag()));
-        hush_secrets::ensure_private_dir(&dir.join("l"))
-            .map_err(EngineError::io(format!("create {}", dir.display())))?;
-        Ok(dir)
+        Ok(state_root.join(format!("{}-{}", std::process::id(), random_tag())))
     }
 
     fn build(
@@ -251,9 +250,12 @@ impl Engine {
         &self.inner.dir
     }
 
-    fn new_layer_path(&self) -> PathBuf {
+    fn new_layer_path(&self) -> Result<PathBuf> {
+        let layers = self.inner.dir.join("l");
+        hush_secrets::ensure_private_dir(&layers)
+            .map_err(EngineError::io(format!("create {}", layers.display())))?;
         let n = self.inner.next.fetch_add(1, Ordering::Relaxed);
-        self.inner.dir.join("l").join(n.to_string())
+        Ok(layers.join(n.to_string()))
     }
 
     /// The key of one more operation: the chain so far and the operation, where an image
@@ -434,7 +436,7 @@ impl Engine {
                 if !s.has_image {
                     return Err(EngineError::NoImage);
                 }
-                let dest = self.new_layer_path();
+                let dest = self.new_layer_path()?;
                 let layer = Arc::new(Layer::owned(dest.clone()));
                 rootfs::new_file_layer(&s.layers, &dest, path, contents, *mode)?;
                 s.layers = s.layers.iter().cloned().chain([layer]).collect();
@@ -534,7 +536,7 @@ impl Engine {
                 lower: Self::dir_lower(dir)?,
             });
         }
-        let upper = self.new_layer_path();
+        let upper = self.new_layer_path()?;
         std::fs::create_dir(&upper).map_err(EngineError::io("create an exec layer"))?;
         let layer = Arc::new(Layer::owned(upper.clone()));
         let spec = ExecSpec {
@@ -607,7 +609,7 @@ impl Engine {
         let cache = p.cache.clone();
         let claim = tokio::task::spawn_blocking(move || cache.lock_key(&key))
             .await
-            .map_err(|e| EngineError::Shim(format!("the cache lock task failed: {e}")))?;
+            .unwrap_or_else(|e| Err(task_failed(e)));
         let claim = match claim {
             Ok(claim) => Some(claim),
             Err(e) => {
@@ -657,7 +659,7 @@ impl Engine {
             Ok(Ok((changed, cache.commit(&key, entry)?)))
         })
         .await
-        .map_err(|e| EngineError::Shim(format!("the cache commit task failed: {e}")))?;
+        .unwrap_or_else(|e| Err(task_failed(e)));
         drop(claim);
         let layer = match committed {
             Ok(Ok((_, Commit::Stored(Some(lease))))) => Some(Arc::new(Layer::cached(lease))),
@@ -731,6 +733,14 @@ impl Engine {
             return Err(failed_error(&record));
         }
         Ok(record)
+    }
+}
+
+/// A cache task that panicked or was cancelled, as a cache error (reported as a warning).
+fn task_failed(e: tokio::task::JoinError) -> hush_cache::CacheError {
+    hush_cache::CacheError::Io {
+        context: "run a cache task".into(),
+        source: std::io::Error::other(e.to_string()),
     }
 }
 

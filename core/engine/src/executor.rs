@@ -148,15 +148,14 @@ pub struct LocalExecutor {
 
 impl LocalExecutor {
     /// An executor keeping its scratch directories (overlay work dirs, tmpfs mount points;
-    /// never secrets) under `scratch`. The shim executable is `HUSH_SHIM_EXE`, else this
-    /// executable (which must call [`shim_main`](crate::shim_main) for `__shim`).
+    /// never secrets) under `scratch` (created by the first exec). The shim executable is
+    /// `HUSH_SHIM_EXE`, else this executable (which must call
+    /// [`shim_main`](crate::shim_main) for `__shim`).
     pub fn new(scratch: PathBuf, choice: RuntimeChoice) -> Result<Self> {
         let shim_exe = match std::env::var_os("HUSH_SHIM_EXE").filter(|v| !v.is_empty()) {
             Some(exe) => PathBuf::from(exe),
             None => std::env::current_exe().map_err(EngineError::io("find the hush executable"))?,
         };
-        hush_secrets::ensure_private_dir(&scratch)
-            .map_err(EngineError::io(format!("create {}", scratch.display())))?;
         Ok(Self {
             choice,
             runtime: OnceCell::new(),
@@ -223,7 +222,9 @@ impl LocalExecutor {
         };
         let id = self.next_id();
         let run_dir = self.scratch.join(format!("r{id}"));
-        if std::fs::create_dir(&run_dir).is_err() {
+        if hush_secrets::ensure_private_dir(&self.scratch).is_err()
+            || std::fs::create_dir(&run_dir).is_err()
+        {
             return false;
         }
         let req = ShimRequest {
@@ -400,6 +401,10 @@ impl Executor for LocalExecutor {
         let id = self.next_id();
         let run_dir = self.scratch.join(format!("r{id}"));
         let work = self.scratch.join(format!("w{id}"));
+        hush_secrets::ensure_private_dir(&self.scratch).map_err(EngineError::io(format!(
+            "create {}",
+            self.scratch.display()
+        )))?;
         for d in [&run_dir, &work] {
             std::fs::create_dir(d).map_err(EngineError::io(format!("create {}", d.display())))?;
         }
