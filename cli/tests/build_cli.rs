@@ -589,3 +589,45 @@ fn git_context_and_add_with_auth_tokens_never_on_a_command_line() {
         Vec::<String>::new()
     );
 }
+
+#[test]
+fn directory_docker_build_in_the_api_takes_uri_secrets() {
+    const VALUE: &str = "api-docker-build-secret-Q3";
+    let ctx = context(
+        "FROM busybox AS first\nARG A\n\
+         RUN --mount=type=secret,id=tok,env=T echo \"$A $T\" && echo \"$A\" > /a\n\
+         FROM busybox\nRUN exit 1\n",
+        &[],
+    );
+    let dir = format!("--path={}", ctx.path().display());
+    let out = hush_env(
+        home(),
+        &[
+            "core",
+            "host",
+            "directory",
+            &dir,
+            "docker-build",
+            "--build-args=A=from-arg",
+            "--secrets=tok=env://API_BUILD_SECRET",
+            "--target=first",
+            "with-exec",
+            "--args=cat,/a",
+            "stdout",
+        ],
+        &[("API_BUILD_SECRET", VALUE)],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "from-arg\n");
+    // Without the target, the failing last stage fails the call, naming its line.
+    let out = hush(
+        home(),
+        &["core", "host", "directory", &dir, "docker-build", "sync"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("line 5"),
+        "{}",
+        text(&out.stderr)
+    );
+}

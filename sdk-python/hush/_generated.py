@@ -280,6 +280,27 @@ class Directory(_core.Object):
         }
         return File(self, "file", _a)
 
+    def docker_build(self, *, dockerfile: str | None = None, build_args: list[str] | None = None, target: str | None = None, secrets: list[str] | None = None) -> Container:
+        """Builds this host directory as a Dockerfile build context (like `hush build`) and returns the target stage. Secrets reach `RUN --mount=type=secret` steps only.
+
+        Args:
+            dockerfile: Path of the Dockerfile in the directory (default `Dockerfile`).
+            build_args: Build arguments, `NAME=VALUE`.
+            target: The stage to build (default: the last one).
+            secrets: Secrets as `ID=URI`: the ID a `RUN --mount=type=secret` names, and any provider URI for its value.
+        """
+        _a: dict[str, _core.Input] = {
+        }
+        if dockerfile is not None:
+            _a["dockerfile"] = _core.in_str(dockerfile, "dockerfile")
+        if build_args is not None:
+            _a["build_args"] = _core.in_list(_core.in_str)(build_args, "build_args")
+        if target is not None:
+            _a["target"] = _core.in_str(target, "target")
+        if secrets is not None:
+            _a["secrets"] = _core.in_list(_core.in_str)(secrets, "secrets")
+        return Container(self, "docker_build", _a)
+
 
 class File(_core.Object):
     """An immutable file."""

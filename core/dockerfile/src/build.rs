@@ -233,7 +233,7 @@ pub async fn build(
     engine: &Engine,
     store: &ImageStore,
     opts: &BuildOptions,
-    progress: &mut dyn FnMut(&str),
+    progress: &mut (dyn FnMut(&str) + Send),
 ) -> Result<Built> {
     let file = crate::parse::parse(&opts.dockerfile)?;
     let esc = file.escape;
@@ -438,7 +438,7 @@ fn reachable(
     file: &Dockerfile,
     target: usize,
     meta: &[(String, String)],
-    stage_index: &dyn Fn(&str, usize) -> Option<usize>,
+    stage_index: &(dyn Fn(&str, usize) -> Option<usize> + Sync),
 ) -> Result<Vec<bool>> {
     let mut needed = vec![false; file.stages.len()];
     let mut todo = vec![target];
@@ -535,7 +535,7 @@ async fn copy_step(
     add: bool,
     opts: &BuildOptions,
     built: &[Option<Stage>],
-    stage_index: &dyn Fn(&str, usize) -> Option<usize>,
+    stage_index: &(dyn Fn(&str, usize) -> Option<usize> + Sync),
     si: usize,
     keep: &mut Vec<tempfile::TempDir>,
 ) -> Result<Container> {

@@ -307,6 +307,14 @@ impl Directory {
         Ok(Self(Arc::new(DirSource::Host(abs))))
     }
 
+    /// The host path, for a directory of the host.
+    pub fn host_path(&self) -> Option<&Path> {
+        match &*self.0 {
+            DirSource::Host(p) => Some(p),
+            DirSource::Layers { .. } => None,
+        }
+    }
+
     /// Names of the entries, sorted.
     pub fn entries(&self) -> Result<Vec<String>> {
         match &*self.0 {

@@ -152,6 +152,11 @@ impl Client {
             .set_registry_auth(address, credentials)?)
     }
 
+    /// The local image store.
+    pub(crate) fn store(&self) -> &ImageStore {
+        self.images.store()
+    }
+
     /// An empty directory (host directories are only read, so it stays empty).
     pub(crate) fn empty_dir(&self) -> &std::path::Path {
         &self.empty_dir

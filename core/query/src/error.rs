@@ -22,6 +22,9 @@ pub enum QueryError {
     /// The registry client could not be set up.
     #[error(transparent)]
     Registry(#[from] hush_registry::RegistryError),
+    /// A Dockerfile build failed.
+    #[error(transparent)]
+    Build(#[from] hush_dockerfile::DockerfileError),
 }
 
 impl From<ApiError> for QueryError {
@@ -52,7 +55,15 @@ impl QueryError {
             Self::Secret(e) => QueryErrorKind::Secret(e.kind()),
             Self::Engine(EngineError::ExecFailed { .. }) => QueryErrorKind::Exec,
             Self::Engine(e) if is_usage(e) => QueryErrorKind::Invalid,
-            Self::Engine(_) | Self::Image(_) | Self::Registry(_) => QueryErrorKind::Engine,
+            Self::Build(
+                hush_dockerfile::DockerfileError::Parse { .. }
+                | hush_dockerfile::DockerfileError::Unsupported { .. }
+                | hush_dockerfile::DockerfileError::Mount { .. }
+                | hush_dockerfile::DockerfileError::Flag(_),
+            ) => QueryErrorKind::Invalid,
+            Self::Engine(_) | Self::Image(_) | Self::Registry(_) | Self::Build(_) => {
+                QueryErrorKind::Engine
+            }
         }
     }
 }

@@ -222,6 +222,9 @@ async fn resolve(
             d.entries()?.into_iter().map(Output::String).collect(),
         ))),
         (Object::Directory(d), "file") => obj(Object::File(d.file(string(args, "path"))?)),
+        (Object::Directory(d), "docker_build") => {
+            obj(Object::Container(docker_build(client, &d, args).await?))
+        }
         (Object::File(f), "contents") => Ok(text(client, f.contents()?)),
         (Object::File(f), "size") => Ok(Value::Output(Output::Int(f.contents()?.len() as i64))),
         (Object::Secret(s), "name") => Ok(Value::Output(Output::String(s.label()))),
@@ -300,6 +303,57 @@ async fn container(
 }
 
 /// Adds `cacheKey=` to a URI's query.
+/// `Directory.docker_build`: the directory (of the host) is the build context.
+async fn docker_build(
+    client: &Client,
+    dir: &Directory,
+    args: &Args,
+) -> Result<Container, QueryError> {
+    let invalid = |m: String| QueryError::Invalid(m);
+    let context = dir
+        .host_path()
+        .ok_or_else(|| invalid("docker_build needs a directory of the host as its context".into()))?
+        .to_path_buf();
+    let name = opt_string(args, "dockerfile").unwrap_or("Dockerfile");
+    let dockerfile = std::fs::read_to_string(context.join(name))
+        .map_err(|e| invalid(format!("cannot read the Dockerfile {name}: {e}")))?;
+    let pair = |s: &str, what: &str| -> Result<(String, String), QueryError> {
+        s.split_once('=')
+            .filter(|(k, _)| !k.is_empty())
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .ok_or_else(|| invalid(format!("{what} must be NAME=VALUE, not {s:?}")))
+    };
+    let list = |name: &str| {
+        if args.contains_key(name) {
+            strings(args, name)
+        } else {
+            Vec::new()
+        }
+    };
+    let build_args = list("build_args")
+        .iter()
+        .map(|a| pair(a, "a build argument"))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut secrets = std::collections::HashMap::new();
+    for spec in list("secrets") {
+        let (id, uri) = spec
+            .split_once('=')
+            .filter(|(k, _)| !k.is_empty())
+            .ok_or_else(|| invalid("a secret must be ID=URI".into()))?;
+        secrets.insert(id.to_owned(), client.session().resolve(uri).await?);
+    }
+    let opts = hush_dockerfile::BuildOptions {
+        dockerfile,
+        context,
+        build_args,
+        target: opt_string(args, "target").map(str::to_owned),
+        secrets,
+        tag: None,
+    };
+    let built = hush_dockerfile::build(client.engine(), client.store(), &opts, &mut |_| {}).await?;
+    Ok(built.container)
+}
+
 fn with_cache_key(uri: &str, cache_key: Option<&str>) -> String {
     let Some(key) = cache_key else {
         return uri.to_owned();
