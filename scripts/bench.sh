@@ -10,3 +10,5 @@ cargo bench -p hush-engine --bench exec
 echo "== hush run -- cat vs cat | cat"
 cargo build --release --bin hush
 python3 scripts/bench_run.py "${CARGO_TARGET_DIR:-target}/release/hush"
+echo "== cache hit latency (cargo bench -p hush-cli --bench cache_hit)"
+cargo bench -p hush-cli --bench cache_hit
