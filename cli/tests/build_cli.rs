@@ -344,6 +344,8 @@ FROM ${BASE}
 COPY --from=build /work/out.txt /final/
 LABEL org.example.kind="a label"
 ENV APP=1
+RUN echo same > /same
+RUN echo same > /same
 USER 1000
 CMD ["cat", "/final/out.txt"]
 ADD files.tar /unpacked/
@@ -379,14 +381,14 @@ COPY --chown=1000:1000 --chmod=600 hello.txt /owned
             "from",
             "--address=frontend-test:v1",
             "with-exec",
-            "--args=sh,-c,cat /final/out.txt; id -u; stat -c %u /final/out.txt; cat /unpacked/in/tar.txt; echo; stat -c '%u %g %a' /owned",
+            "--args=sh,-c,cat /final/out.txt; id -u; stat -c %u /final/out.txt; cat /unpacked/in/tar.txt; echo; stat -c '%u %g %a' /owned; cat /same",
             "stdout",
         ],
     );
     assert!(run.status.success(), "{}", text(&run.stderr));
     assert_eq!(
         text(&run.stdout),
-        "hi from context and nested\n1000\n0\nin tar\n1000 1000 600\n"
+        "hi from context and nested\n1000\n0\nin tar\n1000 1000 600\nsame\n"
     );
     let config = image_config("frontend-test:v1");
     let c = &config["config"];

@@ -658,8 +658,7 @@ async fn export(
     let ingest = store.ingest().map_err(build_err)?;
     let mut layers: Vec<Descriptor> = st.root.manifest.layers().to_vec();
     let mut config = st.root.config.clone();
-    // Steps that changed nothing are not exported (their history says so), which also
-    // keeps identical no-op layers from being stacked twice.
+    // Steps that changed nothing are not exported (their history says so).
     let mut changed = vec![false; dirs.len()];
     for (i, dir) in dirs.iter().enumerate().skip(base) {
         let lowers: Vec<PathBuf> = dirs[..i].iter().rev().cloned().collect();
@@ -669,8 +668,21 @@ async fn export(
         if entries == 0 {
             continue;
         }
-        changed[i] = true;
         let blob = ingest.write_blob(&bytes[..], None).map_err(build_err)?;
+        // Two steps can make byte-identical layers (same changes within one second). Right
+        // after each other the second changes nothing, so it is left out; further apart they
+        // would have to be stacked as one shared layer directory twice, which overlayfs
+        // refuses, so the build says so instead of storing an image that cannot run.
+        if layers.last().is_some_and(|l| l.digest() == &blob.digest) {
+            continue;
+        }
+        if layers.iter().any(|l| l.digest() == &blob.digest) {
+            return Err(build_err(format!(
+                "two non-adjacent steps made the identical layer {}; change one of them",
+                blob.digest
+            )));
+        }
+        changed[i] = true;
         config
             .rootfs_mut()
             .diff_ids_mut()
