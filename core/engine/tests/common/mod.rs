@@ -11,14 +11,20 @@ use hush_secrets::{Registry, Secret, SecretStore, DEFAULT_LIMIT};
 /// The test helper executable (the shim).
 pub const TESTBIN: &str = env!("CARGO_BIN_EXE_hush-engine-testbin");
 
-/// A busybox root filesystem built once per test process from Debian's busybox-static, with
-/// no `/run` (so mounts there exercise mount-point cleanup).
+/// A busybox root filesystem built from Debian's busybox-static, with no `/run` (so mounts
+/// there exercise mount-point cleanup). Built once under cargo's per-target test directory
+/// and reused by later test processes (built aside, then renamed into place).
 pub fn busybox_rootfs() -> &'static Path {
-    static ROOT: OnceLock<tempfile::TempDir> = OnceLock::new();
+    static ROOT: OnceLock<PathBuf> = OnceLock::new();
     ROOT.get_or_init(|| {
+        let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+        let done = tmp.join("hush-engine-busybox-rootfs");
+        if done.join("bin/busybox").exists() {
+            return done;
+        }
         let dir = tempfile::Builder::new()
             .prefix("hush-engine-rootfs")
-            .tempdir()
+            .tempdir_in(tmp)
             .unwrap();
         let root = dir.path();
         for d in ["bin", "etc", "proc", "sys", "dev", "tmp", "root"] {
@@ -40,9 +46,14 @@ pub fn busybox_rootfs() -> &'static Path {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(root.join("tmp"), std::fs::Permissions::from_mode(0o1777))
             .unwrap();
-        dir
+        std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o755)).unwrap();
+        // Another process may have won the race; its copy is as good as ours.
+        let ours = dir.keep();
+        if std::fs::rename(&ours, &done).is_err() {
+            let _ = std::fs::remove_dir_all(&ours);
+        }
+        done
     })
-    .path()
 }
 
 /// An engine over the busybox image with its state in a fresh directory under `/tmp`.
