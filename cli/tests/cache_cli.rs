@@ -22,11 +22,12 @@ fn tarball() -> &'static Path {
             let dir = tempfile::tempdir().unwrap();
             let tarball = dir.path().join("busybox.tar.gz");
             let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/busybox-rootfs.sh");
-            assert!(Command::new(script)
-                .arg(&tarball)
-                .status()
-                .unwrap()
-                .success());
+            let out = Command::new(script).arg(&tarball).output().unwrap();
+            assert!(
+                out.status.success(),
+                "{script} failed: {}",
+                text(&out.stderr)
+            );
             (dir, tarball)
         })
         .1
