@@ -1,6 +1,5 @@
 //! `hush cache ls|prune`: the persistent operation cache at `<hush home>/cache`.
 
-use std::io::Write;
 use std::time::{Duration, SystemTime};
 
 use clap::{Args, Subcommand};
@@ -8,7 +7,7 @@ use hush_cache::{Cache, CacheError, EntryInfo, Prune};
 use hush_secrets::hush_home;
 
 use crate::exit::Failure;
-use crate::image::{age, human_size};
+use crate::output::{age, columns, human_size, print};
 
 /// Cache subcommands.
 #[derive(Subcommand)]
@@ -42,7 +41,7 @@ pub struct PruneArgs {
 pub fn run(cmd: CacheCommand) -> Result<(), Failure> {
     let cache = Cache::open(&hush_home().join("cache")).map_err(work)?;
     match cmd {
-        CacheCommand::Ls => print(&table(&cache.entries().map_err(work)?)),
+        CacheCommand::Ls => print(table(&cache.entries().map_err(work)?).as_bytes()),
         CacheCommand::Prune(args) => {
             let what = match (args.all, args.older_than, args.keep_bytes) {
                 (_, Some(age), _) => Prune::OlderThan(age),
@@ -72,21 +71,13 @@ pub fn run(cmd: CacheCommand) -> Result<(), Failure> {
                     report.orphans
                 ));
             }
-            print(&text)
+            print(text.as_bytes())
         }
     }
 }
 
 fn work(err: CacheError) -> Failure {
     Failure::Work(err.to_string())
-}
-
-fn print(text: &str) -> Result<(), Failure> {
-    let mut stdout = std::io::stdout().lock();
-    stdout
-        .write_all(text.as_bytes())
-        .and_then(|()| stdout.flush())
-        .map_err(|e| Failure::Work(format!("cannot write to stdout: {e}")))
 }
 
 /// The `ls` table.
@@ -114,28 +105,7 @@ fn table(entries: &[EntryInfo]) -> String {
             age(e.last_used, now),
         ]);
     }
-    let widths: Vec<usize> = (0..5)
-        .map(|col| {
-            rows.iter()
-                .map(|r| r[col].chars().count())
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let mut out = String::new();
-    for row in rows {
-        let mut line = String::new();
-        for (col, cell) in row.iter().enumerate() {
-            line.push_str(cell);
-            if col + 1 < row.len() {
-                let pad = widths[col] - cell.chars().count() + 3;
-                line.extend(std::iter::repeat_n(' ', pad));
-            }
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
+    columns(&rows)
 }
 
 /// `90s`, `30m`, `12h`, `7d`, `2w` (a bare number is seconds).

@@ -1,7 +1,6 @@
 //! `hush core ...`: the whole API as a chain on the command line, driven by the API
 //! description; every result is printed through the session scrubber.
 
-use std::io::Write;
 use std::sync::Arc;
 
 use clap::Args;
@@ -12,6 +11,7 @@ use hush_query::{Client, QueryError, QueryErrorKind};
 use hush_session::Session;
 
 use crate::exit::Failure;
+use crate::output::print;
 
 /// Arguments of `hush core`.
 #[derive(Args)]
@@ -55,12 +55,7 @@ pub async fn run(args: CoreArgs, session: Arc<Session>) -> Result<u8, Failure> {
     let output = client.evaluate(&selections).await?;
     let mut text = String::new();
     render(&output, &mut text);
-    let scrubbed = session.scrubber().scrub(text.as_bytes());
-    let mut stdout = std::io::stdout().lock();
-    stdout
-        .write_all(&scrubbed)
-        .and_then(|()| stdout.flush())
-        .map_err(|e| Failure::Work(format!("cannot write to stdout: {e}")))?;
+    print(&session.scrubber().scrub(text.as_bytes()))?;
     Ok(0)
 }
 

@@ -1,6 +1,5 @@
 //! `hush image import|ls|rm`: the local image store at `<hush home>/images`.
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::time::SystemTime;
 
@@ -9,6 +8,7 @@ use hush_image::{ImageError, ImageStore, ImageSummary};
 use hush_secrets::hush_home;
 
 use crate::exit::Failure;
+use crate::output::{age, columns, human_size, print};
 
 /// Image subcommands.
 #[derive(Subcommand)]
@@ -51,9 +51,9 @@ pub fn run(cmd: ImageCommand) -> Result<(), Failure> {
             let imported = store
                 .import(&args.path, args.tag.as_deref())
                 .map_err(failure)?;
-            print(format_args!("imported {imported}\n"))
+            print(format!("imported {imported}\n").as_bytes())
         }
-        ImageCommand::Ls => print(format_args!("{}", table(&store.list().map_err(failure)?))),
+        ImageCommand::Ls => print(table(&store.list().map_err(failure)?).as_bytes()),
         ImageCommand::Rm(args) => remove(&store, &args.names),
     }
 }
@@ -63,7 +63,7 @@ fn remove(store: &ImageStore, names: &[String]) -> Result<(), Failure> {
     let mut errors = Vec::new();
     for name in names {
         match store.remove(name) {
-            Ok(()) => print(format_args!("removed {name}\n"))?,
+            Ok(()) => print(format!("removed {name}\n").as_bytes())?,
             Err(err) => errors.push(err),
         }
     }
@@ -88,14 +88,6 @@ fn failure(err: ImageError) -> Failure {
     } else {
         Failure::Work(err.to_string())
     }
-}
-
-fn print(text: std::fmt::Arguments<'_>) -> Result<(), Failure> {
-    let mut stdout = std::io::stdout().lock();
-    stdout
-        .write_fmt(text)
-        .and_then(|()| stdout.flush())
-        .map_err(|e| Failure::Work(format!("cannot write to stdout: {e}")))
 }
 
 /// The `ls` table: one row per tag (untagged images show `<none>`), newest first.
@@ -123,65 +115,7 @@ fn table(images: &[ImageSummary]) -> String {
             rows.push([name.clone(), short.clone(), size.clone(), created.clone()]);
         }
     }
-    let widths: Vec<usize> = (0..4)
-        .map(|col| {
-            rows.iter()
-                .map(|r| r[col].chars().count())
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let mut out = String::new();
-    for row in rows {
-        let line = format!(
-            "{:<w0$}   {:<w1$}   {:<w2$}   {}",
-            row[0],
-            row[1],
-            row[2],
-            row[3],
-            w0 = widths[0],
-            w1 = widths[1],
-            w2 = widths[2]
-        );
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
-}
-
-/// Bytes in decimal units with three significant digits, as Docker shows them: `4.26MB`.
-pub(crate) fn human_size(bytes: u64) -> String {
-    const UNITS: [&str; 6] = ["B", "kB", "MB", "GB", "TB", "PB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 999.5 && unit + 1 < UNITS.len() {
-        value /= 1000.0;
-        unit += 1;
-    }
-    let decimals = match value {
-        v if unit == 0 || v >= 99.95 => 0,
-        v if v >= 9.995 => 1,
-        _ => 2,
-    };
-    format!("{value:.decimals$}{}", UNITS[unit])
-}
-
-/// "3 hours ago".
-pub(crate) fn age(created: SystemTime, now: SystemTime) -> String {
-    let Ok(elapsed) = now.duration_since(created) else {
-        return "just now".to_string();
-    };
-    let secs = elapsed.as_secs();
-    let (n, unit) = match secs {
-        0..60 => return "just now".to_string(),
-        60..3600 => (secs / 60, "minute"),
-        3600..86_400 => (secs / 3600, "hour"),
-        86_400..1_209_600 => (secs / 86_400, "day"),
-        1_209_600..5_184_000 => (secs / 604_800, "week"),
-        5_184_000..63_072_000 => (secs / 2_592_000, "month"),
-        _ => (secs / 31_536_000, "year"),
-    };
-    format!("{n} {unit}{} ago", if n == 1 { "" } else { "s" })
+    columns(&rows)
 }
 
 #[cfg(test)]

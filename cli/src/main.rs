@@ -6,6 +6,7 @@ mod core_chain;
 mod exit;
 mod image;
 mod module;
+mod output;
 mod run;
 mod secret;
 

@@ -1,11 +1,10 @@
 //! `hush secret get`: resolve a secret and describe it, or print its plaintext on request.
 
-use std::io::Write;
-
 use clap::{Args, Subcommand};
 use hush_session::Session;
 
 use crate::exit::Failure;
+use crate::output::print;
 
 /// Secret subcommands.
 #[derive(Subcommand)]
@@ -37,35 +36,29 @@ pub async fn run(cmd: SecretCommand, session: &Session) -> Result<(), Failure> {
 async fn get(args: GetArgs, session: &Session) -> Result<(), Failure> {
     session.store().check(&args.uri)?;
     let secret = session.resolve(&args.uri).await?;
-    let mut stdout = std::io::stdout().lock();
-    let written = if args.plaintext {
-        stdout.write_all(secret.expose())
+    if args.plaintext {
+        return print(secret.expose());
+    }
+    let key = session
+        .mac_key()
+        .map_err(|e| Failure::Work(e.to_string()))?;
+    let digest = key.digest(&secret).to_string();
+    let text = if args.json {
+        let object = serde_json::json!({
+            "uri": secret.uri().map(|u| u.redacted()),
+            "provider": secret.provider(),
+            "name": secret.name(),
+            "length": secret.len(),
+            "digest": digest,
+        });
+        format!("{object}\n")
     } else {
-        let key = session
-            .mac_key()
-            .map_err(|e| Failure::Work(e.to_string()))?;
-        let digest = key.digest(&secret).to_string();
-        let uri = secret.uri().map(|u| u.redacted());
-        if args.json {
-            let object = serde_json::json!({
-                "uri": uri,
-                "provider": secret.provider(),
-                "name": secret.name(),
-                "length": secret.len(),
-                "digest": digest,
-            });
-            writeln!(stdout, "{object}")
-        } else {
-            writeln!(
-                stdout,
-                "{} secret {}: {} bytes, cache digest {digest}",
-                secret.provider(),
-                secret.label(),
-                secret.len()
-            )
-        }
+        format!(
+            "{} secret {}: {} bytes, cache digest {digest}\n",
+            secret.provider(),
+            secret.label(),
+            secret.len()
+        )
     };
-    written
-        .and_then(|()| stdout.flush())
-        .map_err(|e| Failure::Work(format!("cannot write to stdout: {e}")))
+    print(session.scrub_text(&text).as_bytes())
 }
