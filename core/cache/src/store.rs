@@ -597,12 +597,14 @@ impl Cache {
 
     fn remove(&self, hex: &str, has_layer: bool) -> Result<Removed> {
         let path = self.layer_path(hex);
-        // Held exclusively (without waiting) so that no lease exists while it goes.
+        // Held exclusively so that no lease exists while it goes. A lease also shows up
+        // briefly in a child forked while it was held (until that child's exec closes it), so
+        // a busy lock is retried a few times before the layer counts as in use.
         let _exclusive = if has_layer {
             match File::open(&path) {
-                Ok(dir) => match flock(&dir, libc::LOCK_EX | libc::LOCK_NB) {
-                    Ok(()) => Some(dir),
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Removed::InUse),
+                Ok(dir) => match lock_exclusive_soon(&dir) {
+                    Ok(true) => Some(dir),
+                    Ok(false) => return Ok(Removed::InUse),
                     Err(e) => return Err(CacheError::io(format!("lock {}", path.display()))(e)),
                 },
                 Err(e) if e.kind() == io::ErrorKind::NotFound => None,
@@ -706,4 +708,20 @@ fn sync_filesystem(path: &Path) -> Result<()> {
 
 fn sync_dir(path: &Path) -> io::Result<()> {
     File::open(path)?.sync_all()
+}
+
+/// Takes an exclusive lock without blocking for long: `Ok(false)` if it stays held by
+/// someone else over a few short retries.
+fn lock_exclusive_soon(file: &File) -> io::Result<bool> {
+    for attempt in 0..5 {
+        if attempt > 0 {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        match flock(file, libc::LOCK_EX | libc::LOCK_NB) {
+            Ok(()) => return Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(false)
 }
