@@ -117,33 +117,3 @@ fn table(images: &[ImageSummary]) -> String {
     }
     columns(&rows)
 }
-
-#[cfg(test)]
-mod tests {
-    use std::time::Duration;
-
-    use super::*;
-
-    #[test]
-    fn sizes_read_like_docker() {
-        assert_eq!(human_size(0), "0B");
-        assert_eq!(human_size(999), "999B");
-        assert_eq!(human_size(4_260_000), "4.26MB");
-        assert_eq!(human_size(42_600_000), "42.6MB");
-        assert_eq!(human_size(426_000_000), "426MB");
-        assert_eq!(human_size(1_000_000_000), "1.00GB");
-    }
-
-    #[test]
-    fn ages_are_relative() {
-        let created = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-        let at = |secs| age(created, created + Duration::from_secs(secs));
-        assert_eq!(at(5), "just now");
-        assert_eq!(at(60), "1 minute ago");
-        assert_eq!(at(7200), "2 hours ago");
-        assert_eq!(at(3 * 86_400), "3 days ago");
-        assert_eq!(at(400 * 86_400), "13 months ago");
-        assert_eq!(at(800 * 86_400), "2 years ago");
-        assert_eq!(age(created + Duration::from_secs(9), created), "just now");
-    }
-}
