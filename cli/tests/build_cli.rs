@@ -3,8 +3,12 @@
 //! frontend (stages, ARG, COPY, export) and the no-plaintext-in-the-image invariant.
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::OnceLock;
+
+mod common;
+
+use common::{hush as hush_env, import_busybox, text};
 
 const PW: &str = "pw";
 const URI_SECRET: &str = "uri-secret-value-9Kq";
@@ -15,45 +19,14 @@ fn home() -> &'static Path {
     static HOME: OnceLock<tempfile::TempDir> = OnceLock::new();
     HOME.get_or_init(|| {
         let home = tempfile::tempdir().unwrap();
-        let tarball = home.path().join("busybox.tar.gz");
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/busybox-rootfs.sh");
-        assert!(Command::new(script)
-            .arg(&tarball)
-            .status()
-            .unwrap()
-            .success());
-        let out = hush(
-            home.path(),
-            &[
-                "image",
-                "import",
-                "--tag",
-                "busybox",
-                tarball.to_str().unwrap(),
-            ],
-        );
-        assert!(out.status.success(), "{}", text(&out.stderr));
-        std::fs::remove_file(&tarball).unwrap();
+        import_busybox(home.path());
         home
     })
     .path()
 }
 
-fn hush_env(home: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_hush"));
-    cmd.args(args).env("HUSH_HOME", home).stdin(Stdio::null());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().expect("hush runs")
-}
-
 fn hush(home: &Path, args: &[&str]) -> Output {
     hush_env(home, args, &[])
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 /// A context directory holding `Dockerfile` and the given files.

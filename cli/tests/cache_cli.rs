@@ -6,32 +6,16 @@
 //! same only when the stored result is returned instead of running again.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::OnceLock;
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use hush_cache::Cache;
 
-const UUID: &str = "cat /proc/sys/kernel/random/uuid";
+mod common;
 
-/// The busybox root filesystem tarball, built once.
-fn tarball() -> &'static Path {
-    static TARBALL: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
-    &TARBALL
-        .get_or_init(|| {
-            let dir = tempfile::tempdir().unwrap();
-            let tarball = dir.path().join("busybox.tar.gz");
-            let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/busybox-rootfs.sh");
-            let out = Command::new(script).arg(&tarball).output().unwrap();
-            assert!(
-                out.status.success(),
-                "{script} failed: {}",
-                text(&out.stderr)
-            );
-            (dir, tarball)
-        })
-        .1
-}
+use common::{command, hush, import_busybox, text};
+
+const UUID: &str = "cat /proc/sys/kernel/random/uuid";
 
 /// A fresh HUSH_HOME with busybox imported.
 fn home() -> tempfile::TempDir {
@@ -39,34 +23,8 @@ fn home() -> tempfile::TempDir {
         .prefix("hush-cache-cli")
         .tempdir()
         .unwrap();
-    let out = hush(
-        home.path(),
-        &["image", "import", "--tag", "busybox"],
-        &[],
-        Some(tarball()),
-    );
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    import_busybox(home.path());
     home
-}
-
-fn command(home: &Path, args: &[&str], env: &[(&str, &str)], extra: Option<&Path>) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_hush"));
-    cmd.args(args).env("HUSH_HOME", home).stdin(Stdio::null());
-    if let Some(arg) = extra {
-        cmd.arg(arg);
-    }
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd
-}
-
-fn hush(home: &Path, args: &[&str], env: &[(&str, &str)], extra: Option<&Path>) -> Output {
-    command(home, args, env, extra).output().expect("hush runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 /// `hush core container from busybox with-secret-variable S=<uri> with-exec sh -c <script> stdout`.
@@ -91,13 +49,13 @@ fn exec_args(uri: &str, script: &str) -> Vec<String> {
 fn run(home: &Path, uri: &str, script: &str, env: &[(&str, &str)]) -> String {
     let args = exec_args(uri, script);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let out = hush(home, &args, env, None);
+    let out = hush(home, &args, env);
     assert!(out.status.success(), "{}", text(&out.stderr));
     text(&out.stdout)
 }
 
 fn entries(home: &Path) -> usize {
-    let out = hush(home, &["cache", "ls"], &[], None);
+    let out = hush(home, &["cache", "ls"], &[]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     text(&out.stdout).lines().count() - 1
 }
@@ -169,7 +127,7 @@ fn an_unchanged_secret_hits_and_a_changed_one_runs_again() {
     );
     assert_ne!(changed, first, "a new value runs again");
     assert_eq!(entries(home.path()), 2);
-    let ls = text(&hush(home.path(), &["cache", "ls"], &[], None).stdout);
+    let ls = text(&hush(home.path(), &["cache", "ls"], &[]).stdout);
     assert!(ls.starts_with("KEY"), "{ls}");
     assert!(ls.contains("sh -c"), "{ls}");
 }
@@ -205,7 +163,6 @@ fn the_leak_scan_catches_a_copied_secret_file() {
             "stdout",
         ],
         &[("LEAKED", value)],
-        None,
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(
@@ -258,7 +215,7 @@ fn racing_processes_both_succeed_with_one_result() {
     let args = exec_args("env://RACE", &format!("sleep 1; {UUID}; echo made > /made"));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let spawn = || {
-        command(home.path(), &args, &[("RACE", "race-secret-value")], None)
+        command(home.path(), &args, &[("RACE", "race-secret-value")])
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -290,27 +247,17 @@ fn prune_frees_space() {
     assert_eq!(entries(home.path()), 3);
     let cache = home.path().join("cache");
     let before = disk_usage(&cache);
-    let out = hush(
-        home.path(),
-        &["cache", "prune", "--older-than", "1h"],
-        &[],
-        None,
-    );
+    let out = hush(home.path(), &["cache", "prune", "--older-than", "1h"], &[]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "removed 0 entries, freed 0B\n");
-    let out = hush(
-        home.path(),
-        &["cache", "prune", "--keep-bytes", "5MB"],
-        &[],
-        None,
-    );
+    let out = hush(home.path(), &["cache", "prune", "--keep-bytes", "5MB"], &[]);
     assert!(
         text(&out.stdout).starts_with("removed 1 entry, freed 2."),
         "{}",
         text(&out.stdout)
     );
     assert_eq!(entries(home.path()), 2);
-    let out = hush(home.path(), &["cache", "prune", "--all"], &[], None);
+    let out = hush(home.path(), &["cache", "prune", "--all"], &[]);
     assert!(
         text(&out.stdout).starts_with("removed 2 entries, freed 4."),
         "{}",
@@ -319,13 +266,12 @@ fn prune_frees_space() {
     assert_eq!(entries(home.path()), 0);
     let after = disk_usage(&cache);
     assert!(before - after >= 6 << 20, "before {before}, after {after}");
-    let out = hush(home.path(), &["cache", "prune"], &[], None);
+    let out = hush(home.path(), &["cache", "prune"], &[]);
     assert_eq!(out.status.code(), Some(2), "a mode is required");
     let out = hush(
         home.path(),
         &["cache", "prune", "--all", "--keep-bytes=1"],
         &[],
-        None,
     );
     assert_eq!(out.status.code(), Some(2), "one mode at a time");
 }
@@ -340,7 +286,7 @@ fn sigkill_at_any_moment_leaves_the_cache_consistent() {
         );
         let args = exec_args("env://K", &script);
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let mut child = command(home.path(), &args, &[("K", "kill-secret-value")], None)
+        let mut child = command(home.path(), &args, &[("K", "kill-secret-value")])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

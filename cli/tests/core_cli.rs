@@ -2,8 +2,12 @@
 //! built from Debian's busybox-static by `scripts/busybox-rootfs.sh`.
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::OnceLock;
+
+mod common;
+
+use common::{hush, import_busybox, text};
 
 const SECRET: &str = "core-cli-secret-Vw27";
 
@@ -12,42 +16,16 @@ fn home() -> &'static Path {
     static HOME: OnceLock<tempfile::TempDir> = OnceLock::new();
     HOME.get_or_init(|| {
         let home = tempfile::tempdir().unwrap();
-        let tarball = home.path().join("busybox.tar.gz");
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/busybox-rootfs.sh");
-        assert!(Command::new(script)
-            .arg(&tarball)
-            .status()
-            .unwrap()
-            .success());
-        let out = Command::new(env!("CARGO_BIN_EXE_hush"))
-            .args(["image", "import", "--tag", "busybox"])
-            .arg(&tarball)
-            .env("HUSH_HOME", home.path())
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", text(&out.stderr));
+        import_busybox(home.path());
         home
     })
     .path()
-}
-
-fn hush(home: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_hush"));
-    cmd.args(args).env("HUSH_HOME", home).stdin(Stdio::null());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().expect("hush runs")
 }
 
 fn core(args: &[&str]) -> Output {
     let mut all = vec!["core"];
     all.extend_from_slice(args);
     hush(home(), &all, &[("CORE_CLI_TOKEN", SECRET)])
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 #[test]

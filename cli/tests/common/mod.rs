@@ -1,0 +1,53 @@
+//! Fixtures shared by the CLI's end-to-end tests: the built `hush` run with a private
+//! HUSH_HOME, and the busybox image from `scripts/busybox-rootfs.sh`.
+#![allow(dead_code)] // each test binary uses a different subset
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+
+/// `hush ARGS` with `HUSH_HOME=home`, the given environment and no stdin.
+pub fn command(home: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_hush"));
+    cmd.args(args).env("HUSH_HOME", home).stdin(Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd
+}
+
+/// Runs `hush ARGS` to completion.
+pub fn hush(home: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    command(home, args, env).output().expect("hush runs")
+}
+
+/// Bytes as text, for assertions and messages.
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The busybox root filesystem tarball, built once per test binary.
+fn busybox_tarball() -> &'static Path {
+    static TARBALL: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+    &TARBALL
+        .get_or_init(|| {
+            let dir = tempfile::tempdir().unwrap();
+            let tarball = dir.path().join("busybox.tar.gz");
+            let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/busybox-rootfs.sh");
+            let out = Command::new(script).arg(&tarball).output().unwrap();
+            assert!(
+                out.status.success(),
+                "{script} failed: {}",
+                text(&out.stderr)
+            );
+            (dir, tarball)
+        })
+        .1
+}
+
+/// Imports the busybox image into `home` as `busybox`.
+pub fn import_busybox(home: &Path) {
+    let tarball = busybox_tarball().to_str().unwrap();
+    let out = hush(home, &["image", "import", "--tag", "busybox", tarball], &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
