@@ -383,18 +383,11 @@ impl Cache {
     /// Blocks; call it off the async executor.
     pub fn lock_key(&self, key: &Key) -> Result<KeyLock> {
         let path = self.root.join("locks").join(hex::encode(key));
-        let io = |what: &str| CacheError::io(format!("{what} {}", path.display()));
         loop {
-            let file = fs::OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .mode(0o600)
-                .open(&path)
-                .map_err(io("create"))?;
-            flock(&file, libc::LOCK_EX).map_err(io("lock"))?;
-            let held = file.metadata().map_err(io("stat"))?;
+            let file = open_locked(&path)?;
+            let held = file
+                .metadata()
+                .map_err(CacheError::io(format!("stat {}", path.display())))?;
             match fs::metadata(&path) {
                 Ok(named) if same_file(&held, &named) => {
                     return Ok(KeyLock { path, _file: file });
@@ -407,17 +400,7 @@ impl Cache {
     /// Exclusive use of the `layers` directory's names, held while entries and their layer
     /// directories change together.
     fn names_lock(&self) -> Result<File> {
-        let path = self.root.join("layers.lock");
-        let file = fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .open(&path)
-            .map_err(CacheError::io(format!("create {}", path.display())))?;
-        flock(&file, libc::LOCK_EX).map_err(CacheError::io(format!("lock {}", path.display())))?;
-        Ok(file)
+        open_locked(&self.root.join("layers.lock"))
     }
 
     /// Moves `dir` to the trash and deletes it.
@@ -724,4 +707,18 @@ fn lock_exclusive_soon(file: &File) -> io::Result<bool> {
         }
     }
     Ok(false)
+}
+
+/// Opens (creating, mode 0600) the lock file at `path` and locks it exclusively, waiting.
+fn open_locked(path: &Path) -> Result<File> {
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(path)
+        .map_err(CacheError::io(format!("create {}", path.display())))?;
+    flock(&file, libc::LOCK_EX).map_err(CacheError::io(format!("lock {}", path.display())))?;
+    Ok(file)
 }
