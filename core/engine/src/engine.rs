@@ -15,11 +15,11 @@ use tokio::sync::OnceCell;
 
 use crate::error::{EngineError, Result};
 use crate::executor::{
-    output_tail, ExecDirMount, ExecOutput, ExecSecretMount, ExecSpec, Executor, LocalExecutor,
-    RuntimeChoice,
+    output_tail, ExecDirMount, ExecOutput, ExecSecretMount, ExecSocketMount, ExecSpec, Executor,
+    LocalExecutor, RuntimeChoice,
 };
 use crate::images::{ImageConfig, ImageSource, ResolvedImage};
-use crate::model::{encode_op, field, Container, DirSource, Directory, File, Op};
+use crate::model::{encode_op, field, Container, DirSource, Directory, File, Op, Socket};
 use crate::owner::Owner;
 use crate::rootfs::{self, Layer};
 
@@ -51,6 +51,46 @@ struct State {
     workdir: Option<String>,
     user: Option<String>,
     exec: Option<Arc<ExecRecord>>,
+}
+
+/// Host sockets mounted at one point of the chain being evaluated: target and socket.
+///
+/// Not part of [`State`]: a memoised state may have been made by a chain with the same socket
+/// keys (so the same key) at other host paths, and an exec must use its own chain's paths.
+type Sockets = Vec<(String, Socket)>;
+
+/// Updates `sockets` for one more operation of the chain.
+fn track_sockets(sockets: &mut Sockets, op: &Op) {
+    match op {
+        Op::From(_) => sockets.clear(),
+        Op::SocketMount { path, socket } => {
+            sockets.retain(|(p, _)| p != path);
+            sockets.push((path.clone(), socket.clone()));
+        }
+        Op::SecretMount { path, .. } | Op::MountDir { path, .. } | Op::WithoutMount(path) => {
+            sockets.retain(|(p, _)| p != path)
+        }
+        _ => {}
+    }
+}
+
+/// The absolute host path of a socket mounted at `target`, checked to be a unix socket.
+fn check_socket(target: &str, socket: &Socket) -> Result<PathBuf> {
+    use std::os::unix::fs::FileTypeExt;
+    let unavailable = |reason: String| EngineError::SocketUnavailable {
+        target: target.to_owned(),
+        host: socket.path().display().to_string(),
+        reason,
+    };
+    let path = std::path::absolute(socket.path()).map_err(|e| unavailable(e.to_string()))?;
+    match std::fs::metadata(&path) {
+        Ok(m) if m.file_type().is_socket() => Ok(path),
+        Ok(_) => Err(unavailable("not a unix socket".into())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err(unavailable("no such file or directory".into()))
+        }
+        Err(e) => Err(unavailable(e.to_string())),
+    }
 }
 
 type Memo = Mutex<HashMap<[u8; 32], Arc<OnceCell<Arc<State>>>>>;
@@ -349,8 +389,10 @@ impl Engine {
     async fn evaluate(&self, ctr: &Container) -> Result<([u8; 32], Arc<State>)> {
         let mut state = Arc::new(State::default());
         let mut key = [0u8; 32];
+        let mut sockets = Sockets::new();
         for node in ctr.nodes() {
             key = self.key(&key, &node.op)?;
+            track_sockets(&mut sockets, &node.op);
             let cell = self
                 .inner
                 .memo
@@ -361,14 +403,20 @@ impl Engine {
                 .clone();
             let prev = state;
             state = cell
-                .get_or_try_init(|| self.apply(prev, &node.op, key))
+                .get_or_try_init(|| self.apply(prev, &node.op, key, &sockets))
                 .await?
                 .clone();
         }
         Ok((key, state))
     }
 
-    async fn apply(&self, prev: Arc<State>, op: &Op, key: [u8; 32]) -> Result<Arc<State>> {
+    async fn apply(
+        &self,
+        prev: Arc<State>,
+        op: &Op,
+        key: [u8; 32],
+        sockets: &[(String, Socket)],
+    ) -> Result<Arc<State>> {
         let mut s = (*prev).clone();
         s.exec = prev.exec.clone();
         match op {
@@ -417,7 +465,9 @@ impl Engine {
                     mode: *mode,
                 });
             }
-            Op::WithoutMount(path) => {
+            // Sockets are tracked by `evaluate` (see `Sockets`); a socket replaces what was
+            // mounted at its path.
+            Op::WithoutMount(path) | Op::SocketMount { path, .. } => {
                 s.secret_mounts.retain(|m| &m.path != path);
                 s.dir_mounts.retain(|(p, _)| p != path);
             }
@@ -446,9 +496,9 @@ impl Engine {
                     return Err(failed_error(failed));
                 }
                 let (layer, record) = match &self.inner.persist {
-                    Some(p) => self.cached_exec(p, key, &s, args).await?,
+                    Some(p) => self.cached_exec(p, key, &s, sockets, args).await?,
                     None => {
-                        let (layer, record) = self.exec(&s, args).await?;
+                        let (layer, record) = self.exec(&s, sockets, args).await?;
                         (Some(layer), record)
                     }
                 };
@@ -490,7 +540,12 @@ impl Engine {
         }
     }
 
-    async fn exec(&self, s: &State, args: &[String]) -> Result<(Arc<Layer>, ExecRecord)> {
+    async fn exec(
+        &self,
+        s: &State,
+        sockets: &[(String, Socket)],
+        args: &[String],
+    ) -> Result<(Arc<Layer>, ExecRecord)> {
         if !s.has_image {
             return Err(EngineError::NoImage);
         }
@@ -536,6 +591,13 @@ impl Engine {
                 lower: Self::dir_lower(dir)?,
             });
         }
+        let mut socket_mounts = Vec::new();
+        for (target, socket) in sockets {
+            socket_mounts.push(ExecSocketMount {
+                target: target.clone(),
+                source: check_socket(target, socket)?,
+            });
+        }
         let upper = self.new_layer_path()?;
         std::fs::create_dir(&upper).map_err(EngineError::io("create an exec layer"))?;
         let layer = Arc::new(Layer::owned(upper.clone()));
@@ -554,6 +616,7 @@ impl Engine {
             upper,
             secret_mounts,
             dir_mounts,
+            socket_mounts,
         };
         let command = self.show_command(args);
         let progress = std::io::stderr().is_terminal();
@@ -585,6 +648,7 @@ impl Engine {
         p: &PersistentCache,
         key: [u8; 32],
         s: &State,
+        sockets: &[(String, Socket)],
         args: &[String],
     ) -> Result<(Option<Arc<Layer>>, ExecRecord)> {
         if !s.has_image {
@@ -620,7 +684,7 @@ impl Engine {
         if let Some(found) = hit(self) {
             return Ok(found);
         }
-        let (layer, record) = self.exec(s, args).await?;
+        let (layer, record) = self.exec(s, sockets, args).await?;
         if record.output.exit_code != 0 {
             return Ok((Some(layer), record));
         }

@@ -105,6 +105,17 @@ pub enum EngineError {
         /// "file" or "directory".
         expected: &'static str,
     },
+    /// The host socket of a `with_unix_socket` mount is missing or is not a unix socket
+    /// (checked when an exec that mounts it runs).
+    #[error("the unix socket mounted at {target} is unavailable: {host}: {reason}")]
+    SocketUnavailable {
+        /// The mount path in the container.
+        target: String,
+        /// The host path.
+        host: String,
+        /// "no such file or directory", "not a unix socket", ...
+        reason: String,
+    },
     /// The OCI runtime could not run the container.
     #[error("the OCI runtime {runtime} failed: {message}")]
     Runtime {

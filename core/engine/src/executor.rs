@@ -12,7 +12,9 @@ use tokio::sync::OnceCell;
 use zeroize::Zeroizing;
 
 use crate::error::{EngineError, Result};
-use crate::proto::{self, DirMountReq, RootfsReq, SecretMountReq, ShimRequest, Status};
+use crate::proto::{
+    self, DirMountReq, RootfsReq, SecretMountReq, ShimRequest, SocketMountReq, Status,
+};
 
 /// A secret file to mount for one exec.
 #[derive(Clone, Debug)]
@@ -38,6 +40,15 @@ pub struct ExecDirMount {
     pub lower: Vec<PathBuf>,
 }
 
+/// A host unix socket to mount for one exec (bind-mounted read-only; connecting works).
+#[derive(Clone, Debug)]
+pub struct ExecSocketMount {
+    /// Absolute path in the container.
+    pub target: String,
+    /// Absolute host path of the socket.
+    pub source: PathBuf,
+}
+
 /// One exec, fully resolved.
 #[derive(Clone, Debug)]
 pub struct ExecSpec {
@@ -61,6 +72,8 @@ pub struct ExecSpec {
     pub secret_mounts: Vec<ExecSecretMount>,
     /// Directories.
     pub dir_mounts: Vec<ExecDirMount>,
+    /// Host unix sockets.
+    pub socket_mounts: Vec<ExecSocketMount>,
 }
 
 /// What an exec produced. Output is already scrubbed.
@@ -241,6 +254,7 @@ impl LocalExecutor {
             gid: 0,
             secret_mounts: Vec::new(),
             dir_mounts: Vec::new(),
+            socket_mounts: Vec::new(),
             secrets: 0,
         };
         let scrubber = Scrubber::new();
@@ -455,6 +469,14 @@ impl Executor for LocalExecutor {
                 .map(|m| DirMountReq {
                     target: m.target.clone(),
                     lower: m.lower.iter().rev().cloned().collect(),
+                })
+                .collect(),
+            socket_mounts: spec
+                .socket_mounts
+                .iter()
+                .map(|m| SocketMountReq {
+                    target: m.target.clone(),
+                    source: m.source.clone(),
                 })
                 .collect(),
             secrets: secrets.len(),

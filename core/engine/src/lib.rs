@@ -19,7 +19,8 @@
 //! - **Model.** A [`Container`] is an immutable linked list of operations behind `Arc`s;
 //!   every `with_*` returns a new value after validating its input (paths, names, owner
 //!   specs, modes). [`Container::digest`] is a stable SHA-256 of the chain in which secrets
-//!   contribute only their label.
+//!   contribute only their label, and a host unix socket mounted with
+//!   [`Container::with_unix_socket`] only its [`Socket`]'s key (not its host path).
 //! - **Evaluation.** An [`Engine`] walks a chain and memoises the state after every operation
 //!   under a key that also covers what the public digest leaves out: the image's identity
 //!   (its layers and config), a host directory's contents, and secret values (through their
@@ -47,6 +48,10 @@
 //!   state and the secret files, mounts the overlay root, runs the runtime with the
 //!   container's stdout and stderr going straight back to the engine (which scrubs each
 //!   separately), removes the mount points the runtime created, and reports the exit code.
+//!   Mounts: secret files (read-only, on that tmpfs), directories (an overlay with a
+//!   throwaway upper layer, so writes are discarded) and host unix sockets (the socket file
+//!   bind-mounted read-only: connecting works, changing the host file does not; checked to
+//!   be a socket before the exec). None of their mount points stays in the layer.
 //!   Nothing of this appears in the host's mount table; it all vanishes with the namespace.
 //! - **Kill safety.** The engine keeps the shim's stdin open while the exec runs. If the
 //!   engine dies (even by SIGKILL) or drops the exec's future, the shim reads EOF, kills and
@@ -68,8 +73,11 @@ mod spec;
 pub use engine::{Engine, PersistentCache, Warnings};
 pub use error::{EngineError, Result};
 pub use executor::{
-    ExecDirMount, ExecOutput, ExecSecretMount, ExecSpec, Executor, LocalExecutor, RuntimeChoice,
+    ExecDirMount, ExecOutput, ExecSecretMount, ExecSocketMount, ExecSpec, Executor, LocalExecutor,
+    RuntimeChoice,
 };
 pub use images::{DirImages, ImageConfig, ImageSource, ResolvedImage};
-pub use model::{Container, Digest, Directory, File, DEFAULT_FILE_MODE, DEFAULT_SECRET_MODE};
+pub use model::{
+    Container, Digest, Directory, File, Socket, DEFAULT_FILE_MODE, DEFAULT_SECRET_MODE,
+};
 pub use shim::shim_main;

@@ -64,6 +64,10 @@ pub(crate) enum Op {
     },
     User(String),
     WithoutMount(String),
+    SocketMount {
+        path: String,
+        socket: Socket,
+    },
 }
 
 pub(crate) struct Node {
@@ -195,7 +199,32 @@ impl Container {
         }))
     }
 
-    /// Removes the secret or directory mounted at `path` from later execs.
+    /// Mounts the host unix socket `socket` at the absolute `path` for later execs (its owner and
+    /// mode are the host socket file's own). `without_mount(path)` removes it.
+    ///
+    /// The socket file is bind-mounted read-only (`ro,nosuid,nodev,noexec`): processes can
+    /// `connect(2)` to it (which a read-only mount does not prevent), but cannot change the
+    /// host file's owner, mode or times through it. Only the socket's key reaches digests and
+    /// cache keys, never its host path; execs with it are cached like any other exec. The host
+    /// path is checked when an exec runs (a cache hit does not need the socket): a missing
+    /// path, or one that is not a socket, is an [`EngineError::SocketUnavailable`]. What the runtime creates for the mount point (an
+    /// empty file, missing parent directories) is removed after each exec, so nothing of it
+    /// reaches the container's filesystem.
+    pub fn with_unix_socket(&self, path: &str, socket: &Socket) -> Result<Self> {
+        let path = abs_path(path, "the socket mount path")?;
+        if path == "/" {
+            return Err(EngineError::BadPath {
+                what: "the socket mount path",
+                path,
+            });
+        }
+        Ok(self.push(Op::SocketMount {
+            path,
+            socket: socket.clone(),
+        }))
+    }
+
+    /// Removes the secret, directory or socket mounted at `path` from later execs.
     pub fn without_mount(&self, path: &str) -> Result<Self> {
         let path = abs_path(path, "the mount path")?;
         Ok(self.push(Op::WithoutMount(path)))
@@ -265,6 +294,36 @@ impl Container {
         }
         nodes.reverse();
         nodes
+    }
+}
+
+/// A unix socket on the host that execs can connect to (e.g. an SSH agent). `key` identifies it
+/// in cache keys and digests (the host path does not, so a new socket path for the same agent
+/// still hits the cache).
+#[derive(Clone, Debug)]
+pub struct Socket {
+    key: String,
+    path: PathBuf,
+}
+
+impl Socket {
+    /// The socket at host `path`, identified by `key` (e.g. `ssh:default`). A relative `path`
+    /// is taken from the current directory when the socket is mounted by an exec.
+    pub fn new(key: impl Into<String>, path: impl Into<PathBuf>) -> Self {
+        Self {
+            key: key.into(),
+            path: path.into(),
+        }
+    }
+
+    /// The key that stands for the socket in digests and cache keys.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// The host path.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 }
 
@@ -489,6 +548,11 @@ pub(crate) fn encode_op(op: &Op, h: &mut Sha256, secret: &mut dyn FnMut(&Secret,
         Op::WithoutMount(p) => {
             field(h, b"without-mount");
             field(h, p.as_bytes());
+        }
+        Op::SocketMount { path, socket } => {
+            field(h, b"socket-mount");
+            field(h, path.as_bytes());
+            field(h, socket.key.as_bytes());
         }
     }
 }

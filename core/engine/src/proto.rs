@@ -80,6 +80,14 @@ pub(crate) struct DirMountReq {
     pub(crate) lower: Vec<PathBuf>,
 }
 
+/// A host unix socket to bind-mount (the socket file itself, read-only).
+#[derive(Serialize, Deserialize, Debug)]
+pub(crate) struct SocketMountReq {
+    pub(crate) target: String,
+    /// Absolute host path of the socket.
+    pub(crate) source: PathBuf,
+}
+
 /// The exec description sent to the shim (secrets travel in separate frames).
 #[derive(Serialize, Deserialize, Debug)]
 pub(crate) struct ShimRequest {
@@ -101,6 +109,8 @@ pub(crate) struct ShimRequest {
     pub(crate) gid: u32,
     pub(crate) secret_mounts: Vec<SecretMountReq>,
     pub(crate) dir_mounts: Vec<DirMountReq>,
+    #[serde(default)]
+    pub(crate) socket_mounts: Vec<SocketMountReq>,
     /// Number of secret frames that follow.
     pub(crate) secrets: usize,
 }

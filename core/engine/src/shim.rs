@@ -352,7 +352,8 @@ fn run() -> ShimResult<Status> {
         .secret_mounts
         .iter()
         .map(|m| m.target.as_str())
-        .chain(req.dir_mounts.iter().map(|m| m.target.as_str()));
+        .chain(req.dir_mounts.iter().map(|m| m.target.as_str()))
+        .chain(req.socket_mounts.iter().map(|m| m.target.as_str()));
     let stubs: Vec<Stub> = targets.filter_map(|t| plan_stub(&rootfs, t)).collect();
 
     let mut secret_files = Vec::new();

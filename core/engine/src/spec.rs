@@ -111,6 +111,16 @@ pub(crate) fn build(
     for (m, dir) in req.dir_mounts.iter().zip(dir_sources) {
         mounts.push(bind(&m.target, dir, &["rbind", "rw", "nosuid", "nodev"]));
     }
+    // Sockets: the host socket file itself. `ro` keeps the container from changing the host
+    // file's owner, mode or times (chmod, chown, utimes need a writable mount) and does not
+    // stop connect(2), which needs only write permission on the socket inode.
+    for m in &req.socket_mounts {
+        mounts.push(bind(
+            &m.target,
+            &m.source,
+            &["rbind", "ro", "nosuid", "nodev", "noexec"],
+        ));
+    }
     spec.set_mounts(Some(mounts));
     if let Some(linux) = spec.linux_mut() {
         if let Some(resources) = linux.resources_mut() {
