@@ -566,7 +566,7 @@ fn git_context_and_add_with_auth_tokens_never_on_a_command_line() {
 }
 
 #[test]
-fn directory_docker_build_in_the_api_takes_uri_secrets() {
+fn directory_docker_build_in_the_api_takes_a_secret_map_of_uris() {
     const VALUE: &str = "api-docker-build-secret-Q3";
     let ctx = context(
         "FROM busybox AS first\nARG A\n\
@@ -584,7 +584,7 @@ fn directory_docker_build_in_the_api_takes_uri_secrets() {
             &dir,
             "docker-build",
             "--build-args=A=from-arg",
-            "--secrets=tok=env://API_BUILD_SECRET",
+            "--secret-map=tok=env://API_BUILD_SECRET",
             "--target=first",
             "with-exec",
             "--args=cat,/a",

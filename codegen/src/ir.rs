@@ -84,6 +84,8 @@ pub enum Type {
     /// An object type by name.
     Object(String),
     List(Box<Type>),
+    /// A map with string keys (`{String:T}` in the description).
+    Map(Box<Type>),
 }
 
 /// A default value.
@@ -202,6 +204,7 @@ fn lower_type(ty: &TypeRef) -> Type {
         TypeRef::Scalar(Scalar::Boolean) => Type::Boolean,
         TypeRef::Object(name) => Type::Object(name.clone()),
         TypeRef::List(inner) => Type::List(Box::new(lower_type(inner))),
+        TypeRef::Map(inner) => Type::Map(Box::new(lower_type(inner))),
     }
 }
 
@@ -242,6 +245,20 @@ mod tests {
         assert_eq!(mount.kind, MethodKind::Chain);
         assert_eq!(mount.required.len(), 2);
         assert_eq!(mount.optional[1].default, Some(Literal::Int(0o400)));
+        let build = method("Directory", "docker_build");
+        let secret_type = || Box::new(Type::Object("Secret".into()));
+        let optional: Vec<_> = build
+            .optional
+            .iter()
+            .map(|p| (p.name.as_str(), p.ty.clone()))
+            .collect();
+        assert_eq!(
+            optional[3..],
+            [
+                ("secrets", Type::List(secret_type())),
+                ("secret_map", Type::Map(secret_type()))
+            ]
+        );
         let secret = method("Query", "secret");
         assert_eq!(secret.optional[0].name, "cache_key");
         assert_eq!(secret.optional[0].default, None);

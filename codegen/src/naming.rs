@@ -1,7 +1,9 @@
-//! Spelling of API names in each SDK language, with keyword escaping. The description uses
-//! snake_case for fields and arguments and PascalCase for types.
+//! Spelling of API names and types in each SDK language, with keyword escaping. The
+//! description uses snake_case for fields and arguments and PascalCase for types.
 
 use heck::{ToLowerCamelCase, ToPascalCase, ToSnakeCase};
+
+use crate::ir::Type;
 
 /// An SDK language.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -143,6 +145,49 @@ impl Lang {
     pub fn type_name(self, name: &str) -> String {
         name.to_pascal_case()
     }
+
+    /// The type of a parameter. Python takes any sequence or mapping (a `list[str]` stays a
+    /// list, since a `str` is itself a sequence of `str`); objects are pointers in Go.
+    ///
+    /// | IR | Python | TypeScript | Go |
+    /// |---|---|---|---|
+    /// | `[String]` | `list[str]` | `string[]` | `[]string` |
+    /// | `[Secret]` | `Sequence[Secret]` | `Secret[]` | `[]*Secret` |
+    /// | `{String:Secret}` | `Mapping[str, Secret]` | `Record<string, Secret>` | `map[string]*Secret` |
+    pub fn param_type(self, ty: &Type) -> String {
+        match (self, ty) {
+            (Self::Python, Type::List(inner)) if **inner != Type::String => {
+                format!("Sequence[{}]", self.param_type(inner))
+            }
+            (Self::Python, Type::Map(inner)) => format!("Mapping[str, {}]", self.param_type(inner)),
+            _ => self.value_type(ty),
+        }
+    }
+
+    /// The type of a result (or of a value held): concrete `list`/`dict` in Python.
+    pub fn value_type(self, ty: &Type) -> String {
+        match (self, ty) {
+            (Self::Python, Type::String) => "str".into(),
+            (Self::Python, Type::Int) => "int".into(),
+            (Self::Python, Type::Boolean) => "bool".into(),
+            (Self::Python, Type::List(inner)) => format!("list[{}]", self.value_type(inner)),
+            (Self::Python, Type::Map(inner)) => format!("dict[str, {}]", self.value_type(inner)),
+            (Self::TypeScript, Type::String) => "string".into(),
+            (Self::TypeScript, Type::Int) => "number".into(),
+            (Self::TypeScript, Type::Boolean) => "boolean".into(),
+            (Self::TypeScript, Type::List(inner)) => format!("{}[]", self.value_type(inner)),
+            (Self::TypeScript, Type::Map(inner)) => {
+                format!("Record<string, {}>", self.value_type(inner))
+            }
+            (Self::Go, Type::String) => "string".into(),
+            (Self::Go, Type::Int) => "int".into(),
+            (Self::Go, Type::Boolean) => "bool".into(),
+            (Self::Go, Type::Object(name)) => format!("*{}", self.type_name(name)),
+            (Self::Go, Type::List(inner)) => format!("[]{}", self.value_type(inner)),
+            (Self::Go, Type::Map(inner)) => format!("map[string]{}", self.value_type(inner)),
+            (Self::Python | Self::TypeScript, Type::Object(name)) => self.type_name(name),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -164,5 +209,23 @@ mod tests {
         assert_eq!(Lang::Go.param("type"), "type_");
         assert_eq!(Lang::Go.param("cache_key"), "cacheKey");
         assert_eq!(Lang::Go.type_name("Container"), "Container");
+    }
+
+    #[test]
+    fn types_per_language() {
+        let secret = || Box::new(Type::Object("Secret".into()));
+        let map = Type::Map(secret());
+        let list = Type::List(secret());
+        let strings = Type::List(Box::new(Type::String));
+        assert_eq!(Lang::Python.param_type(&map), "Mapping[str, Secret]");
+        assert_eq!(Lang::Python.param_type(&list), "Sequence[Secret]");
+        assert_eq!(Lang::Python.param_type(&strings), "list[str]");
+        assert_eq!(Lang::Python.value_type(&map), "dict[str, Secret]");
+        assert_eq!(Lang::TypeScript.param_type(&map), "Record<string, Secret>");
+        assert_eq!(Lang::TypeScript.param_type(&list), "Secret[]");
+        assert_eq!(Lang::TypeScript.param_type(&Type::Int), "number");
+        assert_eq!(Lang::Go.param_type(&map), "map[string]*Secret");
+        assert_eq!(Lang::Go.param_type(&list), "[]*Secret");
+        assert_eq!(Lang::Go.param_type(&strings), "[]string");
     }
 }

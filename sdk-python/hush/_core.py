@@ -12,7 +12,7 @@ import atexit
 import json
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Callable, TypeVar, Union
 
 from . import _native
@@ -21,8 +21,8 @@ from ._errors import QueryError
 if TYPE_CHECKING:
     import asyncio
 
-Input = Union[None, bool, int, str, Sequence["Input"], "Object"]
-"""An argument value: a scalar, a list, or an object of the API."""
+Input = Union[None, bool, int, str, Sequence["Input"], Mapping[str, "Input"], "Object"]
+"""An argument value: a scalar, a list, a map with string keys, or an object of the API."""
 
 T = TypeVar("T")
 O = TypeVar("O", bound="Object")
@@ -123,6 +123,9 @@ def _encode(value: Input) -> Any:
         return {"chain": [_selection(n._field, n._args) for n in nodes]}
     if isinstance(value, (str, int, bool)) or value is None:
         return value
+    if isinstance(value, Mapping):
+        # Wrapped, so that a key can never be read as an object's ``chain`` or ``id``.
+        return {"map": {key: _encode(item) for key, item in value.items()}}
     return [_encode(item) for item in value]
 
 
@@ -148,12 +151,28 @@ def in_bool(value: object, name: str) -> bool:
 
 
 def in_list(item: Callable[[object, str], T]) -> Callable[[object, str], list[T]]:
-    """Checks a list argument item by item (a str is not a list of str)."""
+    """Checks a list argument (any sequence) item by item; a str is not a list of str."""
 
     def check(value: object, name: str) -> list[T]:
-        if isinstance(value, (list, tuple)):
+        if isinstance(value, Sequence) and not isinstance(value, (str, bytes, bytearray)):
             return [item(v, f"{name}[{i}]") for i, v in enumerate(value)]
         raise TypeError(f"{name} must be a list, not {type(value).__name__}")
+
+    return check
+
+
+def in_map(item: Callable[[object, str], T]) -> Callable[[object, str], dict[str, T]]:
+    """Checks a map argument (any mapping with str keys) entry by entry, into a new dict."""
+
+    def check(value: object, name: str) -> dict[str, T]:
+        if not isinstance(value, Mapping):
+            raise TypeError(f"{name} must be a mapping, not {type(value).__name__}")
+        checked: dict[str, T] = {}
+        for key, v in value.items():
+            if not isinstance(key, str):
+                raise TypeError(f"{name} keys must be str, not {type(key).__name__}")
+            checked[key] = item(v, f"{name}[{key!r}]")
+        return checked
 
     return check
 

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 from . import _core
 
 __all__ = [
@@ -280,14 +282,15 @@ class Directory(_core.Object):
         }
         return File(self, "file", _a)
 
-    def docker_build(self, *, dockerfile: str | None = None, build_args: list[str] | None = None, target: str | None = None, secrets: list[str] | None = None) -> Container:
-        """Builds this host directory as a Dockerfile build context (like `hush build`) and returns the target stage. Secrets reach `RUN --mount=type=secret` steps only.
+    def docker_build(self, *, dockerfile: str | None = None, build_args: list[str] | None = None, target: str | None = None, secrets: Sequence[Secret] | None = None, secret_map: Mapping[str, Secret] | None = None) -> Container:
+        """Builds this host directory as a Dockerfile build context (like `hush build`) and returns the target stage. Secrets (secrets and secret_map together) reach `RUN --mount=type=secret` steps only, never layers or the image config.
 
         Args:
             dockerfile: Path of the Dockerfile in the directory (default `Dockerfile`).
             build_args: Build arguments, `NAME=VALUE`.
             target: The stage to build (default: the last one).
-            secrets: Secrets as `ID=URI`: the ID a `RUN --mount=type=secret` names, and any provider URI for its value.
+            secrets: Named secrets (made by set_secret): each is mounted under its name, the ID a `RUN --mount=type=secret,id=ID` names. A secret without a name (one from a provider URI) is an error; give it in secret_map.
+            secret_map: Secrets by the ID a `RUN --mount=type=secret,id=ID` names: any secret, from a provider URI or set_secret. An ID also given in secrets is an error.
         """
         _a: dict[str, _core.Input] = {
         }
@@ -298,7 +301,9 @@ class Directory(_core.Object):
         if target is not None:
             _a["target"] = _core.in_str(target, "target")
         if secrets is not None:
-            _a["secrets"] = _core.in_list(_core.in_str)(secrets, "secrets")
+            _a["secrets"] = _core.in_list(_core.in_object(Secret))(secrets, "secrets")
+        if secret_map is not None:
+            _a["secret_map"] = _core.in_map(_core.in_object(Secret))(secret_map, "secret_map")
         return Container(self, "docker_build", _a)
 
 

@@ -15,6 +15,8 @@ const LANG: Lang = Lang::Python;
 #[template(path = "python/client.py.j2", escape = "none")]
 struct ClientTemplate {
     doc: String,
+    /// Names imported from `collections.abc` for parameter types, sorted.
+    abc: Vec<String>,
     /// `__all__`, sorted.
     exported: Vec<String>,
     objects: Vec<PyObject>,
@@ -52,8 +54,19 @@ pub fn generate(ir: &Ir) -> Result<Vec<GeneratedFile>, CodegenError> {
     let objects: Vec<PyObject> = ir.objects.iter().map(object).collect();
     let mut exported: Vec<String> = objects.iter().map(|o| o.name.clone()).collect();
     exported.sort();
+    let signatures: Vec<&str> = objects
+        .iter()
+        .flat_map(|o| &o.methods)
+        .map(|m| m.signature.as_str())
+        .collect();
+    let abc = ["Mapping", "Sequence"]
+        .into_iter()
+        .filter(|name| signatures.iter().any(|s| s.contains(&format!("{name}["))))
+        .map(String::from)
+        .collect();
     let template = ClientTemplate {
         doc: docstring(&ir.doc),
+        abc,
         exported,
         objects,
     };
@@ -78,7 +91,11 @@ fn object(obj: &Object) -> PyObject {
 fn method(m: &Method) -> PyMethod {
     let mut params = Vec::new();
     for p in &m.required {
-        params.push(format!("{}: {}", LANG.param(&p.name), hint(&p.ty)));
+        params.push(format!(
+            "{}: {}",
+            LANG.param(&p.name),
+            LANG.param_type(&p.ty)
+        ));
     }
     if !m.optional.is_empty() {
         params.push("*".into());
@@ -88,10 +105,14 @@ fn method(m: &Method) -> PyMethod {
             Some(value) => format!(
                 "{}: {} = {}",
                 LANG.param(&p.name),
-                hint(&p.ty),
+                LANG.param_type(&p.ty),
                 literal(value)
             ),
-            None => format!("{}: {} | None = None", LANG.param(&p.name), hint(&p.ty)),
+            None => format!(
+                "{}: {} | None = None",
+                LANG.param(&p.name),
+                LANG.param_type(&p.ty)
+            ),
         });
     }
     let signature = params.iter().map(|p| format!(", {p}")).collect::<String>();
@@ -116,7 +137,7 @@ fn method(m: &Method) -> PyMethod {
         name: LANG.method(&m.name),
         wire: m.name.clone(),
         signature,
-        returns: hint(&m.returns),
+        returns: LANG.value_type(&m.returns),
         doc,
         kind: match m.kind {
             MethodKind::Chain => "chain",
@@ -152,17 +173,6 @@ fn docstring(text: &str) -> String {
     text.replace('\\', "\\\\").replace("\"\"\"", "\\\"\"\"")
 }
 
-/// The Python type hint of a type.
-fn hint(ty: &Type) -> String {
-    match ty {
-        Type::String => "str".into(),
-        Type::Int => "int".into(),
-        Type::Boolean => "bool".into(),
-        Type::Object(name) => LANG.type_name(name),
-        Type::List(inner) => format!("list[{}]", hint(inner)),
-    }
-}
-
 /// A Python literal for a default value.
 fn literal(value: &Literal) -> String {
     match value {
@@ -194,6 +204,7 @@ fn input_converter(ty: &Type) -> String {
         Type::Boolean => "_core.in_bool".into(),
         Type::Object(name) => format!("_core.in_object({})", LANG.type_name(name)),
         Type::List(inner) => format!("_core.in_list({})", input_converter(inner)),
+        Type::Map(inner) => format!("_core.in_map({})", input_converter(inner)),
     }
 }
 
@@ -205,5 +216,6 @@ fn convert_out(ty: &Type) -> String {
         Type::Boolean => "_core.out_bool".into(),
         Type::Object(name) => format!("_core.out_object({})", LANG.type_name(name)),
         Type::List(inner) => format!("_core.out_list({})", convert_out(inner)),
+        Type::Map(_) => unreachable!("the API description has no map results"),
     }
 }

@@ -3,7 +3,8 @@
 //!
 //! A word names a field of the current type in kebab-case; `--arg=value` (or `--arg value`)
 //! words after it are its arguments. Lists are comma-separated, with double quotes around an
-//! item that holds a comma (`--args=sh,-c,"echo a, b"`). Object-typed arguments take text the
+//! item that holds a comma (`--args=sh,-c,"echo a, b"`); maps are comma-separated `KEY=VALUE`
+//! pairs, split at the first `=` (`--secret-map=npm=env://NPM,gh=env://GH`). Object-typed arguments take text the
 //! caller turns into an object: a provider URI for a `Secret`, a host path for a `Directory` or
 //! `File`. The chain ends with a field that returns a value.
 
@@ -17,6 +18,8 @@ pub enum ArgValue {
     Int(i64),
     Boolean(bool),
     List(Vec<ArgValue>),
+    /// A map with string keys, in the order given.
+    Map(Vec<(String, ArgValue)>),
     /// Text naming an object of the given type (a secret URI, a host path).
     Object {
         ty: String,
@@ -254,6 +257,20 @@ fn convert(ty: &TypeRef, text: &str) -> Result<ArgValue, String> {
                 .map(|item| convert(inner, item))
                 .collect::<Result<_, _>>()?,
         ),
+        TypeRef::Map(inner) => {
+            let mut entries: Vec<(String, ArgValue)> = Vec::new();
+            for item in split_list(text)? {
+                let (key, value) = item
+                    .split_once('=')
+                    .filter(|(k, _)| !k.is_empty())
+                    .ok_or_else(|| format!("expected KEY=VALUE pairs, not {item:?}"))?;
+                if entries.iter().any(|(k, _)| k == key) {
+                    return Err(format!("key {key:?} is given twice"));
+                }
+                entries.push((key.to_owned(), convert(inner, value)?));
+            }
+            ArgValue::Map(entries)
+        }
     })
 }
 
@@ -411,6 +428,48 @@ mod tests {
         assert!(
             error(&["container", "from", "--address=a", "--address=b", "sync"]).contains("twice")
         );
+    }
+
+    #[test]
+    fn maps_are_key_value_pairs_and_lists_of_objects_are_texts() {
+        let calls = chain(&[
+            "host",
+            "directory",
+            "--path=.",
+            "docker-build",
+            "--secret-map=gh-secret=env://GH,\"b=cmd://echo a,b\"",
+            "--secrets=env://A,env://B",
+            "sync",
+        ]);
+        let secret = |text: &str| ArgValue::Object {
+            ty: "Secret".into(),
+            text: text.into(),
+        };
+        assert_eq!(
+            calls[2].arg("secret_map"),
+            Some(&ArgValue::Map(vec![
+                ("gh-secret".into(), secret("env://GH")),
+                ("b".into(), secret("cmd://echo a,b")),
+            ]))
+        );
+        assert_eq!(
+            calls[2].arg("secrets"),
+            Some(&ArgValue::List(vec![secret("env://A"), secret("env://B")]))
+        );
+        let build = |flag: &str| {
+            error(&[
+                "host",
+                "directory",
+                "--path=.",
+                "docker-build",
+                flag,
+                "sync",
+            ])
+        };
+        assert!(build("--secret-map=env://GH")
+            .contains("--secret-map of docker-build: expected KEY=VALUE pairs, not \"env://GH\""));
+        assert!(build("--secret-map==env://GH").contains("expected KEY=VALUE pairs"));
+        assert!(build("--secret-map=a=env://A,a=env://B").contains("key \"a\" is given twice"));
     }
 
     #[test]

@@ -103,7 +103,8 @@ pub struct Arg {
     pub sensitive: bool,
 }
 
-/// A type reference: `String`, `Int`, `Boolean`, an object type name, or `[T]`.
+/// A type reference: `String`, `Int`, `Boolean`, an object type name, `[T]` (a list) or
+/// `{String:T}` (a map with string keys, e.g. `{String:Secret}`).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(try_from = "String")]
 pub enum TypeRef {
@@ -113,6 +114,8 @@ pub enum TypeRef {
     Object(String),
     /// A list.
     List(Box<TypeRef>),
+    /// A map from strings to values of the inner type.
+    Map(Box<TypeRef>),
 }
 
 /// Scalar types.
@@ -127,16 +130,7 @@ impl TryFrom<String> for TypeRef {
     type Error = String;
 
     fn try_from(text: String) -> Result<Self, String> {
-        if let Some(inner) = text.strip_prefix('[').and_then(|t| t.strip_suffix(']')) {
-            return Ok(Self::List(Box::new(Self::try_from(inner.to_owned())?)));
-        }
-        Ok(match text.as_str() {
-            "String" => Self::Scalar(Scalar::String),
-            "Int" => Self::Scalar(Scalar::Int),
-            "Boolean" => Self::Scalar(Scalar::Boolean),
-            name if name.starts_with(|c: char| c.is_ascii_uppercase()) => Self::Object(text),
-            _ => return Err(format!("{text:?} is not a type")),
-        })
+        Self::parse(&text).map_err(|reason| format!("{text:?} is not a type: {reason}"))
     }
 }
 
@@ -146,11 +140,57 @@ impl fmt::Display for TypeRef {
             Self::Scalar(s) => write!(f, "{s:?}"),
             Self::Object(name) => f.write_str(name),
             Self::List(inner) => write!(f, "[{inner}]"),
+            Self::Map(inner) => write!(f, "{{String:{inner}}}"),
         }
     }
 }
 
 impl TypeRef {
+    /// Parses a type string; the error says what is wrong with it (the caller names it).
+    fn parse(text: &str) -> Result<Self, String> {
+        if let Some(rest) = text.strip_prefix('[') {
+            let inner = rest.strip_suffix(']').ok_or("a list type is written [T]")?;
+            return Ok(Self::List(Box::new(Self::parse(inner)?)));
+        }
+        if let Some(rest) = text.strip_prefix('{') {
+            let body = rest
+                .strip_suffix('}')
+                .ok_or("a map type is written {String:T}")?;
+            let (key, value) = body
+                .split_once(':')
+                .ok_or("a map type is written {String:T}")?;
+            if key != "String" {
+                return Err(format!("map keys must be String, not {key:?}"));
+            }
+            return Ok(Self::Map(Box::new(Self::parse(value)?)));
+        }
+        Ok(match text {
+            "String" => Self::Scalar(Scalar::String),
+            "Int" => Self::Scalar(Scalar::Int),
+            "Boolean" => Self::Scalar(Scalar::Boolean),
+            "" => return Err("the type is empty".into()),
+            name if name.starts_with(|c: char| c.is_ascii_uppercase())
+                && name.chars().all(|c| c.is_ascii_alphanumeric()) =>
+            {
+                Self::Object(name.to_owned())
+            }
+            name => {
+                return Err(format!(
+                    "{name:?} is neither a scalar, an object type name, [T] nor {{String:T}}"
+                ))
+            }
+        })
+    }
+
+    /// Whether this is or holds a map.
+    pub fn has_map(&self) -> bool {
+        match self {
+            Self::Map(_) => true,
+            Self::List(inner) => inner.has_map(),
+            Self::Scalar(_) | Self::Object(_) => false,
+        }
+    }
+
     /// The object type named, if this is an object.
     pub fn object(&self) -> Option<&str> {
         match self {
@@ -238,6 +278,9 @@ impl Api {
                 }
                 self.check_type(&field.returns)
                     .map_err(|r| bad(at.clone(), &r))?;
+                if field.returns.has_map() {
+                    return Err(bad(at, "map types are for arguments only, not results"));
+                }
                 if field.eager && field.returns.object().is_none() {
                     return Err(bad(at, "only object-returning fields can be eager"));
                 }
@@ -304,7 +347,7 @@ impl Api {
     fn check_type(&self, ty: &TypeRef) -> Result<(), String> {
         match ty {
             TypeRef::Scalar(_) => Ok(()),
-            TypeRef::List(inner) => self.check_type(inner),
+            TypeRef::List(inner) | TypeRef::Map(inner) => self.check_type(inner),
             TypeRef::Object(name) if self.object(name).is_some() => Ok(()),
             TypeRef::Object(name) => Err(format!("unknown type {name:?}")),
         }
@@ -319,6 +362,9 @@ fn check_default(ty: &TypeRef, value: &serde_json::Value) -> Result<(), String> 
         (TypeRef::Scalar(Scalar::Boolean), V::Bool(_)) => true,
         (TypeRef::List(inner), V::Array(items)) => {
             return items.iter().try_for_each(|i| check_default(inner, i))
+        }
+        (TypeRef::Map(_), _) => {
+            return Err("a map argument has no default; make it optional instead".into())
         }
         _ => false,
     };
@@ -388,6 +434,48 @@ mod tests {
         );
         assert!(container.field("sync").unwrap().is_terminal());
         assert!(!container.field("with_exec").unwrap().is_terminal());
+        let build = api
+            .object("Directory")
+            .unwrap()
+            .field("docker_build")
+            .unwrap();
+        let secret = || Box::new(TypeRef::Object("Secret".into()));
+        assert_eq!(build.arg("secrets").unwrap().ty, TypeRef::List(secret()));
+        assert_eq!(build.arg("secret_map").unwrap().ty, TypeRef::Map(secret()));
+        assert_eq!(
+            build.arg("secret_map").unwrap().ty.to_string(),
+            "{String:Secret}"
+        );
+    }
+
+    #[test]
+    fn map_types_parse_and_print() {
+        let parse = |t: &str| TypeRef::try_from(t.to_owned());
+        assert_eq!(
+            parse("{String:Secret}"),
+            Ok(TypeRef::Map(Box::new(TypeRef::Object("Secret".into()))))
+        );
+        assert_eq!(
+            parse("{String:[Int]}"),
+            Ok(TypeRef::Map(Box::new(TypeRef::List(Box::new(
+                TypeRef::Scalar(Scalar::Int)
+            )))))
+        );
+        assert_eq!(
+            parse("[{String:String}]").unwrap().to_string(),
+            "[{String:String}]"
+        );
+        let err = |t: &str| parse(t).unwrap_err();
+        assert_eq!(
+            err("{Int:Secret}"),
+            "\"{Int:Secret}\" is not a type: map keys must be String, not \"Int\""
+        );
+        assert!(err("{String:Secret")
+            .contains("\"{String:Secret\" is not a type: a map type is written {String:T}"));
+        assert!(err("{Secret}").contains("{String:T}"));
+        assert!(err("[String").contains("\"[String\" is not a type: a list type is written [T]"));
+        assert!(err("{String:}").contains("the type is empty"));
+        assert!(err("map<String,Secret>").contains("\"map<String,Secret>\" is not a type"));
     }
 
     #[test]
@@ -413,6 +501,25 @@ mod tests {
         ))
         .contains("eager"));
         assert!(err(r#"{"version":1,"doc":"d","types":[]}"#).contains("no Query"));
+        let typed = |ty: &str| {
+            err(&wrap(&format!(
+                r#"{{"name":"x","doc":"d","returns":"String","args":[{{"name":"m","type":"{ty}","doc":"d"}}]}}"#
+            )))
+        };
+        assert!(typed("{String:Nope}").contains("Query.x(m): unknown type \"Nope\""));
+        let bad = typed("{Int:String}");
+        assert!(
+            bad.contains("\"{Int:String}\" is not a type: map keys must be String"),
+            "{bad}"
+        );
+        assert!(err(&wrap(
+            r#"{"name":"x","doc":"d","returns":"String","args":[{"name":"m","type":"{String:String}","doc":"d","default":{}}]}"#
+        ))
+        .contains("Query.x(m): a map argument has no default"));
+        assert!(err(&wrap(
+            r#"{"name":"x","doc":"d","returns":"[{String:Int}]"}"#
+        ))
+        .contains("Query.x: map types are for arguments only"));
         assert!(err(&wrap(
             r#"{"name":"x","doc":"d","returns":"String","bogus":1}"#
         ))

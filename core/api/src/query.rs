@@ -9,7 +9,9 @@
 //! ```
 //!
 //! An object argument is either a nested chain (`{"chain": [...]}`) or the id of an object
-//! the core handed out earlier (`{"id": "..."}`, e.g. a secret made by `set_secret`).
+//! the core handed out earlier (`{"id": "..."}`, e.g. a secret made by `set_secret`). A list is
+//! a JSON array; a map (`{String:T}`) is wrapped, `{"map": {"KEY": value, ...}}`, so that its
+//! keys can never be taken for `chain` or `id`.
 
 use std::collections::BTreeMap;
 
@@ -46,6 +48,10 @@ pub enum Input {
     /// An object the core handed out before.
     Id {
         id: String,
+    },
+    /// A map with string keys.
+    Map {
+        map: BTreeMap<String, Input>,
     },
 }
 
@@ -113,6 +119,12 @@ fn input(api: &Api, value: &ArgValue) -> Result<Input, ApiError> {
                 .map(|i| input(api, i))
                 .collect::<Result<_, _>>()?,
         ),
+        ArgValue::Map(entries) => Input::Map {
+            map: entries
+                .iter()
+                .map(|(k, v)| Ok((k.clone(), input(api, v)?)))
+                .collect::<Result<_, ApiError>>()?,
+        },
         ArgValue::Object { ty, text } => {
             let from_text = api
                 .object(ty)
@@ -172,6 +184,56 @@ mod tests {
         );
         let back: Vec<Selection> = serde_json::from_value(json).unwrap();
         assert_eq!(back, chain);
+    }
+
+    #[test]
+    fn maps_and_lists_of_objects_expand_item_by_item() {
+        let words: Vec<String> = [
+            "host",
+            "directory",
+            "--path=.",
+            "docker-build",
+            "--secret-map=id=env://T",
+            "--secrets=env://U",
+            "sync",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let Parsed::Chain(calls) = parse(Api::get(), &words).unwrap() else {
+            panic!()
+        };
+        let chain = from_calls(Api::get(), &calls).unwrap();
+        let json = serde_json::to_value(&chain).unwrap();
+        let secret =
+            |uri: &str| serde_json::json!({"chain": [{"field": "secret", "args": {"uri": uri}}]});
+        assert_eq!(
+            json[2]["args"]["secret_map"],
+            serde_json::json!({"map": {"id": secret("env://T")}})
+        );
+        assert_eq!(
+            json[2]["args"]["secrets"],
+            serde_json::json!([secret("env://U")])
+        );
+        let back: Vec<Selection> = serde_json::from_value(json).unwrap();
+        assert_eq!(back, chain);
+    }
+
+    #[test]
+    fn map_keys_named_like_object_inputs_stay_keys() {
+        let text = r#"{"map":{"chain":{"id":"secret:1"},"id":{"id":"secret:2"},"map":"x"}}"#;
+        let input: Input = serde_json::from_str(text).unwrap();
+        let Input::Map { map } = &input else {
+            panic!("{input:?}")
+        };
+        assert_eq!(
+            map["id"],
+            Input::Id {
+                id: "secret:2".into()
+            }
+        );
+        assert_eq!(map["map"], Input::String("x".into()));
+        assert_eq!(serde_json::to_string(&input).unwrap(), text);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Walks a chain of selections: each field of the API description is resolved here, once, for
 //! the CLI and every SDK.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 
@@ -94,6 +95,7 @@ fn fits(ty: &TypeRef, value: &Input) -> bool {
         (TypeRef::Scalar(Scalar::Int), Input::Int(_)) => true,
         (TypeRef::Scalar(Scalar::Boolean), Input::Boolean(_)) => true,
         (TypeRef::List(inner), Input::List(items)) => items.iter().all(|i| fits(inner, i)),
+        (TypeRef::Map(inner), Input::Map { map }) => map.values().all(|v| fits(inner, v)),
         (TypeRef::Object(_), Input::Chain { .. } | Input::Id { .. }) => true,
         _ => false,
     }
@@ -133,13 +135,27 @@ fn strings(args: &Args, name: &str) -> Vec<String> {
 
 /// The object an object-typed argument names.
 async fn object(client: &Client, args: &Args, name: &str, ty: &str) -> Result<Object, QueryError> {
-    let object = match args.get(name) {
-        Some(Input::Id { id }) => client.object(id)?,
-        Some(Input::Chain { chain }) => match walk(client, Object::Query, chain).await? {
+    match args.get(name) {
+        Some(value) => object_of(client, value, name, ty).await,
+        None => unreachable!("checked against the description"),
+    }
+}
+
+/// The object an object input (`{"id": ...}` or `{"chain": [...]}`) names; `what` names the
+/// argument (or its item) in errors.
+async fn object_of(
+    client: &Client,
+    value: &Input,
+    what: &str,
+    ty: &str,
+) -> Result<Object, QueryError> {
+    let object = match value {
+        Input::Id { id } => client.object(id)?,
+        Input::Chain { chain } => match walk(client, Object::Query, chain).await? {
             Value::Object(object) => object,
             Value::Output(_) => {
                 return Err(QueryError::Invalid(format!(
-                    "argument {name} must name a {ty}"
+                    "argument {what} must name a {ty}"
                 )))
             }
         },
@@ -147,7 +163,7 @@ async fn object(client: &Client, args: &Args, name: &str, ty: &str) -> Result<Ob
     };
     if object.type_name() != ty {
         return Err(QueryError::Invalid(format!(
-            "argument {name} must be a {ty}, not a {}",
+            "argument {what} must be a {ty}, not a {}",
             object.type_name()
         )));
     }
@@ -163,6 +179,56 @@ async fn secret(
         Object::Secret(s) => Ok(s),
         _ => unreachable!("type checked"),
     }
+}
+
+async fn secret_of(
+    client: &Client,
+    value: &Input,
+    what: &str,
+) -> Result<hush_secrets::Secret, QueryError> {
+    match object_of(client, value, what, "Secret").await? {
+        Object::Secret(s) => Ok(s),
+        _ => unreachable!("type checked"),
+    }
+}
+
+/// The secrets of a `[Secret]` argument, in order (none when left out).
+async fn secret_list(
+    client: &Client,
+    args: &Args,
+    name: &str,
+) -> Result<Vec<hush_secrets::Secret>, QueryError> {
+    let mut secrets = Vec::new();
+    match args.get(name) {
+        None => {}
+        Some(Input::List(items)) => {
+            for (i, item) in items.iter().enumerate() {
+                secrets.push(secret_of(client, item, &format!("{name}[{i}]")).await?);
+            }
+        }
+        Some(_) => unreachable!("checked against the description"),
+    }
+    Ok(secrets)
+}
+
+/// The secrets of a `{String:Secret}` argument, by key (none when left out).
+async fn secret_map(
+    client: &Client,
+    args: &Args,
+    name: &str,
+) -> Result<Vec<(String, hush_secrets::Secret)>, QueryError> {
+    let mut secrets = Vec::new();
+    match args.get(name) {
+        None => {}
+        Some(Input::Map { map }) => {
+            for (key, item) in map {
+                let s = secret_of(client, item, &format!("{name}[{key:?}]")).await?;
+                secrets.push((key.clone(), s));
+            }
+        }
+        Some(_) => unreachable!("checked against the description"),
+    }
+    Ok(secrets)
 }
 
 async fn directory(client: &Client, args: &Args, name: &str) -> Result<Directory, QueryError> {
@@ -334,14 +400,10 @@ async fn docker_build(
         .iter()
         .map(|a| pair(a, "a build argument"))
         .collect::<Result<Vec<_>, _>>()?;
-    let mut secrets = std::collections::HashMap::new();
-    for spec in list("secrets") {
-        let (id, uri) = spec
-            .split_once('=')
-            .filter(|(k, _)| !k.is_empty())
-            .ok_or_else(|| invalid("a secret must be ID=URI".into()))?;
-        secrets.insert(id.to_owned(), client.session().resolve(uri).await?);
-    }
+    let secrets = build_secrets(
+        secret_list(client, args, "secrets").await?,
+        secret_map(client, args, "secret_map").await?,
+    )?;
     let opts = hush_dockerfile::BuildOptions {
         dockerfile,
         context,
@@ -352,6 +414,46 @@ async fn docker_build(
     };
     let built = hush_dockerfile::build(client.engine(), client.store(), &opts, &mut |_| {}).await?;
     Ok(built.container)
+}
+
+/// The secrets of a Dockerfile build by mount ID: each named secret under its name, then the
+/// explicit map (whose keys are unique). An unnamed secret in `secrets`, an empty ID or an ID
+/// given twice is an error naming the secret by its name or (redacted) URI, never by value.
+fn build_secrets(
+    named: Vec<hush_secrets::Secret>,
+    mapped: Vec<(String, hush_secrets::Secret)>,
+) -> Result<HashMap<String, hush_secrets::Secret>, QueryError> {
+    let invalid = |m: String| Err(QueryError::Invalid(m));
+    let mut secrets = HashMap::new();
+    for s in named {
+        let Some(id) = s.name().map(str::to_owned) else {
+            return invalid(format!(
+                "docker_build: secret {} in secrets has no name to mount it by; give it an ID \
+                 in secret_map instead ({{\"ID\": secret}}, --secret-map=ID=URI)",
+                s.label()
+            ));
+        };
+        if secrets.insert(id.clone(), s).is_some() {
+            return invalid(format!(
+                "docker_build: secret ID {id:?} is given twice in secrets"
+            ));
+        }
+    }
+    for (id, s) in mapped {
+        if id.is_empty() {
+            return invalid(format!(
+                "docker_build: secret_map gives secret {} an empty ID",
+                s.label()
+            ));
+        }
+        if secrets.contains_key(&id) {
+            return invalid(format!(
+                "docker_build: secret ID {id:?} is given in both secrets and secret_map"
+            ));
+        }
+        secrets.insert(id, s);
+    }
+    Ok(secrets)
 }
 
 fn with_cache_key(uri: &str, cache_key: Option<&str>) -> String {
@@ -406,6 +508,152 @@ mod tests {
         );
         let exec = field("Container", "with_exec");
         assert!(check_args(exec, "Container", &args(r#"{"args":["sh",1]}"#)).is_err());
+    }
+
+    #[test]
+    fn map_and_list_arguments_are_checked_item_by_item() {
+        let build = field("Directory", "docker_build");
+        let check = |json: &str| check_args(build, "Directory", &args(json));
+        let ok = check(
+            r#"{"secrets":[{"id":"secret:1"},{"chain":[{"field":"secret","args":{"uri":"env://A"}}]}],
+                "secret_map":{"map":{"gh-secret":{"id":"secret:2"}}}}"#,
+        )
+        .unwrap();
+        assert!(matches!(&ok["secret_map"], Input::Map { map } if map.len() == 1));
+        let err = |json: &str| check(json).unwrap_err().to_string();
+        assert_eq!(
+            err(r#"{"secret_map":{"map":{"gh-secret":"env://A"}}}"#),
+            "Directory.docker_build(secret_map) must be a {String:Secret}"
+        );
+        assert_eq!(
+            err(r#"{"secret_map":[{"id":"secret:1"}]}"#),
+            "Directory.docker_build(secret_map) must be a {String:Secret}"
+        );
+        assert_eq!(
+            err(r#"{"secrets":["gh-secret=env://A"]}"#),
+            "Directory.docker_build(secrets) must be a [Secret]"
+        );
+    }
+
+    /// A client on a private home, and a `file://` URI of `TEST_VALUE` in it.
+    fn client() -> (Client, tempfile::TempDir, String) {
+        let home = tempfile::tempdir().unwrap();
+        let session = hush_session::Session::new(hush_session::SessionConfig {
+            home: home.path().to_owned(),
+            ..Default::default()
+        });
+        let file = home.path().join("value");
+        std::fs::write(&file, TEST_VALUE).unwrap();
+        let uri = format!("file://{}", file.display());
+        (Client::new(session).unwrap(), home, uri)
+    }
+
+    const TEST_VALUE: &str = "evaluate-test-secret-5150";
+
+    #[tokio::test]
+    async fn docker_build_takes_named_secrets_and_an_id_map() {
+        let (client, _home, uri) = client();
+        let named = client
+            .session()
+            .set_secret("gh-secret", TEST_VALUE.as_bytes())
+            .unwrap();
+        let id = match client.hand_out(Object::Secret(named)) {
+            Output::Object { id, .. } => id,
+            other => panic!("{other:?}"),
+        };
+        let given = args(&format!(
+            r#"{{"secrets":[{{"id":"{id}"}}],
+                "secret_map":{{"map":{{"tok":{{"chain":[{{"field":"secret","args":{{"uri":"{uri}"}}}}]}},
+                                     "again":{{"id":"{id}"}}}}}}}}"#
+        ));
+        let checked = check_args(field("Directory", "docker_build"), "Directory", &given).unwrap();
+        let secrets = build_secrets(
+            secret_list(&client, &checked, "secrets").await.unwrap(),
+            secret_map(&client, &checked, "secret_map").await.unwrap(),
+        )
+        .unwrap();
+        let mut ids: Vec<_> = secrets.keys().map(String::as_str).collect();
+        ids.sort();
+        assert_eq!(ids, ["again", "gh-secret", "tok"]);
+        for s in secrets.values() {
+            assert_eq!(s.expose(), TEST_VALUE.as_bytes());
+        }
+        assert_eq!(secrets["tok"].name(), None);
+        // Left out, both are empty.
+        let none = Args::new();
+        assert!(secret_list(&client, &none, "secrets")
+            .await
+            .unwrap()
+            .is_empty());
+        assert!(secret_map(&client, &none, "secret_map")
+            .await
+            .unwrap()
+            .is_empty());
+    }
+
+    #[tokio::test]
+    async fn docker_build_secret_errors_name_ids_and_uris_never_values() {
+        let (client, _home, uri) = client();
+        let context = tempfile::tempdir().unwrap();
+        std::fs::write(context.path().join("Dockerfile"), "FROM busybox\n").unwrap();
+        let session = client.session();
+        let named = session
+            .set_secret("gh-secret", TEST_VALUE.as_bytes())
+            .unwrap();
+        let Output::Object { id, .. } = client.hand_out(Object::Secret(named)) else {
+            panic!()
+        };
+        let by_uri = format!(r#"{{"chain":[{{"field":"secret","args":{{"uri":"{uri}"}}}}]}}"#);
+        let build = |build_args: String| {
+            let chain = format!(
+                r#"[{{"field":"host"}},{{"field":"directory","args":{{"path":{}}}}},
+                    {{"field":"docker_build","args":{build_args}}},{{"field":"sync"}}]"#,
+                serde_json::to_string(&context.path().to_string_lossy()).unwrap()
+            );
+            serde_json::from_str::<Vec<Selection>>(&chain).unwrap()
+        };
+        let error = |build_args: String| {
+            let chain = build(build_args);
+            let client = &client;
+            async move {
+                let err = client.evaluate(&chain).await.unwrap_err();
+                assert_eq!(err.kind(), crate::QueryErrorKind::Invalid, "{err}");
+                let text = err.to_string();
+                assert!(!text.contains(TEST_VALUE), "{text}");
+                text
+            }
+        };
+        let unnamed = error(format!(r#"{{"secrets":[{by_uri}]}}"#)).await;
+        assert!(
+            unnamed.starts_with(&format!(
+                "docker_build: secret {uri} in secrets has no name to mount it by; give it an ID in secret_map"
+            )),
+            "{unnamed}"
+        );
+        let twice = error(format!(
+            r#"{{"secrets":[{{"id":"{id}"}}],"secret_map":{{"map":{{"gh-secret":{by_uri}}}}}}}"#
+        ))
+        .await;
+        assert_eq!(
+            twice,
+            "docker_build: secret ID \"gh-secret\" is given in both secrets and secret_map"
+        );
+        let same_name = error(format!(
+            r#"{{"secrets":[{{"id":"{id}"}},{{"id":"{id}"}}]}}"#
+        ))
+        .await;
+        assert!(
+            same_name.contains("\"gh-secret\" is given twice in secrets"),
+            "{same_name}"
+        );
+        let empty = error(format!(r#"{{"secret_map":{{"map":{{"":{by_uri}}}}}}}"#)).await;
+        assert!(empty.contains("an empty ID"), "{empty}");
+        let not_secret =
+            error(r#"{"secret_map":{"map":{"x":{"chain":[{"field":"host"}]}}}}"#.into()).await;
+        assert_eq!(
+            not_secret,
+            "argument secret_map[\"x\"] must be a Secret, not a Host"
+        );
     }
 
     #[test]
