@@ -1,6 +1,6 @@
 //! `hush build`: Dockerfile builds with Docker's flag grammar. Secret values come from
 //! files, environment variables or any provider URI (`--secret id=aws,src=vault://...`);
-//! steps and their output are shown on stderr through the session scrubber. Steps go through
+//! `--ssh` agents reach `RUN --mount=type=ssh` steps and SSH git sources, read-only; steps and their output are shown on stderr through the session scrubber. Steps go through
 //! the persistent cache like every exec.
 
 use std::collections::HashMap;
@@ -15,6 +15,7 @@ use hush_engine::Engine;
 use hush_image::ImageStore;
 use hush_secrets::hush_home;
 use hush_session::Session;
+use hush_sshagent::SshSources;
 
 use crate::exit::Failure;
 
@@ -28,6 +29,12 @@ pub struct BuildArgs {
     /// set, else the file X. `src=` may be any provider URI, e.g. `src=vault://kv/app#token`.
     #[arg(long = "secret", value_name = "SPEC")]
     secrets: Vec<String>,
+    /// An SSH agent for `RUN --mount=type=ssh` and git sources over SSH: `default` or `ID`
+    /// ($SSH_AUTH_SOCK), or `ID=SOCKET` or `ID=KEY[,KEY...]` (private key files, loaded into an
+    /// in-memory agent). Forwarded agents are read-only: adding, removing and locking keys are
+    /// refused.
+    #[arg(long = "ssh", value_name = "ID[=SOCKET|KEY,...]")]
+    ssh: Vec<String>,
     /// A build argument `NAME=VALUE` (or `NAME`, taken from the environment).
     #[arg(long = "build-arg", value_name = "NAME[=VALUE]")]
     build_args: Vec<String>,
@@ -38,7 +45,8 @@ pub struct BuildArgs {
     #[arg(short = 't', long = "tag", value_name = "TAG")]
     tag: Option<String>,
     /// The build context: a directory, or a git repository URL (`https://host/repo.git[#ref]`,
-    /// fetched with the `GIT_AUTH_TOKEN`/`GIT_AUTH_HEADER` secrets).
+    /// fetched with the `GIT_AUTH_TOKEN`/`GIT_AUTH_HEADER` secrets; `ssh://` or `git@host:path`,
+    /// fetched through the `default` SSH agent).
     context: String,
 }
 
@@ -85,6 +93,12 @@ async fn secrets(
 /// Runs the build; prints the image digest on stdout when a tag is given.
 pub async fn run(args: BuildArgs, session: Arc<Session>) -> Result<u8, Failure> {
     let secrets = secrets(&args.secrets, &session).await?;
+    let mut ssh = SshSources::default();
+    let auth_sock = std::env::var_os("SSH_AUTH_SOCK").map(PathBuf::from);
+    for spec in &args.ssh {
+        ssh.add(spec, auth_sock.as_deref())
+            .map_err(|e| Failure::Usage(format!("--ssh {spec}: {e}")))?;
+    }
     let mut _clone = None;
     let context = if hush_dockerfile::git::is_git_url(&args.context) {
         let dir = tempfile::Builder::new()
@@ -92,7 +106,7 @@ pub async fn run(args: BuildArgs, session: Arc<Session>) -> Result<u8, Failure> 
             .tempdir()
             .map_err(|e| Failure::Work(format!("cannot make a directory for the clone: {e}")))?;
         let checkout = dir.path().join("src");
-        hush_dockerfile::git::clone(&args.context, &checkout, &secrets)?;
+        hush_dockerfile::git::clone(&args.context, &checkout, &secrets, &ssh)?;
         _clone = Some(dir);
         checkout
     } else {
@@ -124,6 +138,7 @@ pub async fn run(args: BuildArgs, session: Arc<Session>) -> Result<u8, Failure> 
         build_args,
         target: args.target.clone(),
         secrets,
+        ssh,
         tag: args.tag.clone(),
     };
     let failure = |e: &dyn std::fmt::Display| Failure::Work(e.to_string());

@@ -51,3 +51,20 @@ pub fn import_busybox(home: &Path) {
     let out = hush(home, &["image", "import", "--tag", "busybox", tarball], &[]);
     assert!(out.status.success(), "{}", text(&out.stderr));
 }
+
+/// Imports, as `tag`, the busybox root filesystem with the given host programs (and their
+/// shared libraries) added, e.g. `/usr/bin/ssh-add`.
+pub fn import_busybox_with(home: &Path, tag: &str, programs: &[&str]) {
+    let dir = tempfile::tempdir().unwrap();
+    let tarball = dir.path().join("rootfs.tar.gz");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/busybox-rootfs.sh");
+    let out = Command::new(script)
+        .arg(&tarball)
+        .args(programs)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{script}: {}", text(&out.stderr));
+    let tarball = tarball.to_str().unwrap();
+    let out = hush(home, &["image", "import", "--tag", tag, tarball], &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}

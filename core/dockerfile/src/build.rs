@@ -7,6 +7,10 @@
 //!   `without_secret_variable`), so later steps, layers and the image config never see them.
 //!   An optional secret that is missing leaves no file and no variable (BuildKit sets the
 //!   variable to the empty string; hush leaves it unset so a missing secret is detectable).
+//! - An agent of a `RUN --mount=type=ssh` is served on a new socket in a private directory
+//!   for that one step (read-only forward or in-memory keys, see `hush-sshagent`), mounted
+//!   with the mount's owner and mode, and named by `SSH_AUTH_SOCK` unless the step already
+//!   has one; a missing optional agent mounts nothing and sets nothing.
 //! - `COPY`/`ADD` mount the source (the build context, or the root of a stage or image) and
 //!   copy with the stage image's `sh` and `cp` as root, so the stage's image needs them.
 //! - ARG values reach `RUN` as environment variables, never the image config.
@@ -14,15 +18,16 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Component, Path, PathBuf};
 
-use hush_engine::{Container, Directory, Engine};
+use hush_engine::{Container, Directory, Engine, Socket};
 use hush_image::{Descriptor, ImageStore, MediaType};
 use hush_secrets::Secret;
+use hush_sshagent::{AgentListener, SshSources};
 use oci_spec::image::{Config, History, HistoryBuilder};
 
 use crate::error::{DockerfileError, Result};
 use crate::expand::process;
 use crate::layer::write_layer_tar;
-use crate::mount::parse_mount;
+use crate::mount::{parse_mount, RunMount, SecretMount, SshMount};
 use crate::parse::{ArgDecl, Command, CopyArgs, Dockerfile, ShellOrExec};
 
 /// Where the build context is mounted for a copy.
@@ -66,6 +71,8 @@ pub struct BuildOptions {
     pub target: Option<String>,
     /// Secrets by ID, for `RUN --mount=type=secret`.
     pub secrets: HashMap<String, Secret>,
+    /// SSH agents by ID, for `RUN --mount=type=ssh` and git sources over SSH.
+    pub ssh: SshSources,
     /// Tag of the image to store, if any.
     pub tag: Option<String>,
 }
@@ -278,6 +285,7 @@ pub async fn build(
     let mut built: Vec<Option<Stage>> = vec![None; file.stages.len()];
     let mut step_no = 0usize;
     let mut keep = Vec::new();
+    let agents = AgentDir::new()?;
     for (si, stage_ast) in file.stages.iter().enumerate() {
         if !needed[si] {
             continue;
@@ -316,6 +324,7 @@ pub async fn build(
                 process(raw, esc, &|n| st.var(args, n)).map_err(at(line))
             };
             let mut layer_step = false;
+            let mut step_agents = Vec::new();
             match &ins.command {
                 Command::Arg(decls) => {
                     for ArgDecl { name, default } in decls {
@@ -366,7 +375,17 @@ pub async fn build(
                 }
                 Command::Run { mounts, cmd } => {
                     layer_step = true;
-                    st.ctr = run_step(&st, &args, line, esc, mounts, cmd, &opts.secrets)?;
+                    let step = RunStep {
+                        st: &st,
+                        args: &args,
+                        line,
+                        opts,
+                        agents: &agents,
+                    };
+                    let (ctr, served) = step.run(esc, mounts, cmd)?;
+                    st.ctr = ctr;
+                    // The step's agents serve until it has run (the sync below).
+                    step_agents = served;
                 }
                 Command::Copy(c) | Command::Add(c) => {
                     layer_step = true;
@@ -406,6 +425,7 @@ pub async fn build(
                 layer = (n > st.layers).then(|| n - 1);
                 st.layers = n;
             }
+            drop(step_agents);
             st.history.push((entry.build().map_err(build_err)?, layer));
             progress(&format!("#{step_no} DONE"));
         }
@@ -460,67 +480,178 @@ fn reachable(
     Ok(needed)
 }
 
-/// A RUN: the secrets attached for this exec only.
-fn run_step(
-    st: &Stage,
-    args: &[(String, String)],
+/// The default target of the `n`th ssh mount of a step, as BuildKit has it.
+fn default_agent_target(n: usize) -> String {
+    format!("/run/buildkit/ssh_agent.{n}")
+}
+
+/// A RUN: the secrets and SSH agent sockets attached for this exec only.
+struct RunStep<'a> {
+    st: &'a Stage,
+    args: &'a [(String, String)],
     line: usize,
-    esc: char,
-    mounts: &[String],
-    cmd: &ShellOrExec,
-    secrets: &HashMap<String, Secret>,
-) -> Result<Container> {
-    let mut ctr = st.ctr.clone();
-    let mut undo: Vec<Undo> = Vec::new();
-    for raw in mounts {
-        let value = process(raw, esc, &|n| st.var(args, n)).map_err(at(line))?;
-        let m = parse_mount(&value).map_err(|message| DockerfileError::Mount { line, message })?;
-        let Some(secret) = secrets.get(&m.id) else {
-            if m.required {
-                return Err(DockerfileError::SecretNotFound { line, id: m.id });
+    opts: &'a BuildOptions,
+    /// A private (0700) directory for the step's agent sockets.
+    agents: &'a AgentDir,
+}
+
+impl RunStep<'_> {
+    /// The step's container, and the agent sockets it needs served while it runs.
+    fn run(
+        &self,
+        esc: char,
+        mounts: &[String],
+        cmd: &ShellOrExec,
+    ) -> Result<(Container, Vec<AgentListener>)> {
+        let (st, line) = (self.st, self.line);
+        let mut ctr = st.ctr.clone();
+        let mut undo: Vec<Undo> = Vec::new();
+        let mut served = Vec::new();
+        let mut ssh_index = 0;
+        for raw in mounts {
+            let value = process(raw, esc, &|n| st.var(self.args, n)).map_err(at(line))?;
+            match parse_mount(&value).map_err(|message| DockerfileError::Mount { line, message })? {
+                RunMount::Secret(m) => ctr = self.secret(ctr, &m, &mut undo)?,
+                RunMount::Ssh(m) => {
+                    let n = ssh_index;
+                    ssh_index += 1;
+                    if let Some(listener) = self.ssh(&mut ctr, &m, n, &mut undo)? {
+                        served.push(listener);
+                    }
+                }
             }
-            continue;
+        }
+        ctr = ctr.with_exec(&cmd.argv()).map_err(build_err)?;
+        for u in undo {
+            ctr = match u {
+                Undo::Mount(p) => ctr.without_mount(&p),
+                Undo::SecretEnv(n) => ctr.without_secret_variable(&n),
+                Undo::Env(n) => ctr.without_env_variable(&n),
+            }
+            .map_err(build_err)?;
+        }
+        Ok((ctr, served))
+    }
+
+    fn mount_err(&self) -> impl Fn(hush_engine::EngineError) -> DockerfileError {
+        let line = self.line;
+        move |e| DockerfileError::Mount {
+            line,
+            message: e.to_string(),
+        }
+    }
+
+    fn secret(&self, ctr: Container, m: &SecretMount, undo: &mut Vec<Undo>) -> Result<Container> {
+        let Some(secret) = self.opts.secrets.get(&m.id) else {
+            if m.required {
+                return Err(DockerfileError::SecretNotFound {
+                    line: self.line,
+                    id: m.id.clone(),
+                });
+            }
+            return Ok(ctr);
         };
+        let mut ctr = ctr;
         if let Some(target) = &m.target {
-            let path = absolute(&st.workdir, target);
+            let path = absolute(&self.st.workdir, target);
             let path = path.trim_end_matches('/');
+            let owner = format!("{}:{}", m.uid, m.gid);
             ctr = ctr
-                .with_mounted_secret(
-                    path,
-                    secret,
-                    Some(&format!("{}:{}", m.uid, m.gid)),
-                    Some(m.mode),
-                )
-                .map_err(|e| DockerfileError::Mount {
-                    line,
-                    message: e.to_string(),
-                })?;
+                .with_mounted_secret(path, secret, Some(&owner), Some(m.mode))
+                .map_err(self.mount_err())?;
             undo.push(Undo::Mount(path.to_owned()));
         }
         if let Some(name) = &m.env {
             ctr = ctr
                 .with_secret_variable(name, secret)
-                .map_err(|e| DockerfileError::Mount {
-                    line,
-                    message: e.to_string(),
-                })?;
-            undo.push(Undo::Env(name.clone()));
+                .map_err(self.mount_err())?;
+            undo.push(Undo::SecretEnv(name.clone()));
         }
+        Ok(ctr)
     }
-    ctr = ctr.with_exec(&cmd.argv()).map_err(build_err)?;
-    for u in undo {
-        ctr = match u {
-            Undo::Mount(p) => ctr.without_mount(&p),
-            Undo::Env(n) => ctr.without_secret_variable(&n),
+
+    /// Serves the agent `m` names on a new socket and mounts it; the first mounted agent
+    /// becomes `SSH_AUTH_SOCK` unless the step's environment already has one. A missing
+    /// optional agent mounts nothing and sets nothing.
+    fn ssh(
+        &self,
+        ctr: &mut Container,
+        m: &SshMount,
+        n: usize,
+        undo: &mut Vec<Undo>,
+    ) -> Result<Option<AgentListener>> {
+        let Some(agent) = self.opts.ssh.get(&m.id) else {
+            if m.required {
+                return Err(DockerfileError::SshNotFound {
+                    line: self.line,
+                    id: m.id.clone(),
+                    none_forwarded: self.opts.ssh.is_empty(),
+                });
+            }
+            return Ok(None);
+        };
+        let target = m.target.clone().unwrap_or_else(|| default_agent_target(n));
+        let target = absolute(&self.st.workdir, &target);
+        let target = target.trim_end_matches('/').to_owned();
+        let listener = agent
+            .serve(&self.agents.next_path(), m.uid, m.gid, m.mode)
+            .map_err(|e| DockerfileError::Mount {
+                line: self.line,
+                message: format!("ssh {}: {e}", m.id),
+            })?;
+        // The key names the agent and the socket's owner and mode, never its host path, so a
+        // step with the same agent ID hits the cache across builds (as in BuildKit).
+        let key = format!("ssh {} {}:{} {:o}", m.id, m.uid, m.gid, m.mode);
+        let socket = Socket::new(key, listener.path());
+        *ctr = ctr
+            .with_unix_socket(&target, &socket)
+            .map_err(self.mount_err())?;
+        undo.push(Undo::Mount(target.clone()));
+        let has_sock = undo.iter().any(|u| matches!(u, Undo::Env(_)))
+            || self.st.var(self.args, SSH_AUTH_SOCK).is_some();
+        if !has_sock {
+            *ctr = ctr
+                .with_env_variable(SSH_AUTH_SOCK, &target)
+                .map_err(self.mount_err())?;
+            undo.push(Undo::Env(SSH_AUTH_SOCK.to_owned()));
         }
-        .map_err(build_err)?;
+        Ok(Some(listener))
     }
-    Ok(ctr)
 }
+
+/// The variable that names the agent socket.
+const SSH_AUTH_SOCK: &str = "SSH_AUTH_SOCK";
 
 enum Undo {
     Mount(String),
+    SecretEnv(String),
     Env(String),
+}
+
+/// A private directory (0700) holding the agent sockets a build serves.
+struct AgentDir {
+    dir: tempfile::TempDir,
+    count: std::sync::atomic::AtomicUsize,
+}
+
+impl AgentDir {
+    fn new() -> Result<Self> {
+        let dir = tempfile::Builder::new()
+            .prefix("hush-ssh-")
+            .tempdir()
+            .map_err(|e| build_err(format!("cannot make a directory for agent sockets: {e}")))?;
+        Ok(Self {
+            dir,
+            count: std::sync::atomic::AtomicUsize::new(0),
+        })
+    }
+
+    fn next_path(&self) -> PathBuf {
+        let n = self
+            .count
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.dir.path().join(format!("agent.{n}"))
+    }
 }
 
 /// A COPY or ADD: the source mounted, copied by `sh`/`cp` as root, the mount removed.
@@ -568,7 +699,7 @@ async fn copy_step(
                 .tempdir()
                 .map_err(|e| build_err(format!("cannot make a directory for a clone: {e}")))?;
             let checkout = clone.path().join("src");
-            crate::git::clone(&sources[0], &checkout, &opts.secrets)
+            crate::git::clone(&sources[0], &checkout, &opts.secrets, &opts.ssh)
                 .map_err(|e| build_err(format!("Dockerfile line {line}: {e}")))?;
             let dir = Directory::host(&checkout).map_err(build_err)?;
             keep.push(clone);

@@ -39,9 +39,28 @@ pub enum DockerfileError {
         /// The secret ID.
         id: String,
     },
+    /// A required SSH agent was not forwarded (BuildKit's wording: `no SSH key "ID" forwarded
+    /// from the client` when none was, `unset ssh forward key ID` when others were).
+    #[error("Dockerfile line {line}: {}", ssh_missing(id, *none_forwarded))]
+    SshNotFound {
+        /// 1-based line of the RUN instruction.
+        line: usize,
+        /// The `--ssh` ID.
+        id: String,
+        /// Whether no agent was forwarded at all.
+        none_forwarded: bool,
+    },
     /// The build failed (a step, the engine, the image store).
     #[error("{0}")]
     Build(String),
+}
+
+fn ssh_missing(id: &str, none_forwarded: bool) -> String {
+    if none_forwarded {
+        format!("no SSH key {id:?} forwarded from the client")
+    } else {
+        format!("unset ssh forward key {id}")
+    }
 }
 
 /// Result alias of this crate.

@@ -6,13 +6,21 @@
 //! Unlike BuildKit, the credential never reaches a command line: `git` gets it through
 //! `GIT_CONFIG_COUNT`/`GIT_CONFIG_KEY_0`/`GIT_CONFIG_VALUE_0` in its environment, scoped to the
 //! exact remote URL (`http.<url>.extraheader`).
+//!
+//! SSH remotes (`ssh://`, `git@host:path`) are fetched through the `default` agent of
+//! `--ssh`, served read-only on a socket in a private directory for the fetch, and only
+//! through it: ssh runs with `-F /dev/null`, `IdentityFile=none` and `BatchMode=yes`. Unlike
+//! BuildKit, which turns host key checking off when it has no known hosts, hush checks the
+//! host key strictly, against `$HUSH_SSH_KNOWN_HOSTS` if set, else ssh's own known_hosts files.
 
 use std::collections::HashMap;
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
 use base64::Engine as _;
 use hush_secrets::Secret;
+use hush_sshagent::SshSources;
 
 use crate::error::DockerfileError;
 
@@ -34,6 +42,28 @@ fn split_ref(s: &str) -> (&str, Option<&str>) {
         Some((url, _)) => (url, None),
         None => (s, None),
     }
+}
+
+/// Whether git fetches `url` over SSH.
+fn is_ssh(url: &str) -> bool {
+    url.starts_with("ssh://") || url.starts_with("git@")
+}
+
+/// `s` quoted for the shell that runs `GIT_SSH_COMMAND`.
+fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+/// The ssh command git runs for SSH remotes: the forwarded agent only, strict host keys.
+fn ssh_command() -> String {
+    let mut cmd = String::from(
+        "ssh -F /dev/null -o BatchMode=yes -o IdentityFile=none -o StrictHostKeyChecking=yes",
+    );
+    if let Some(known) = std::env::var_os("HUSH_SSH_KNOWN_HOSTS") {
+        cmd.push_str(" -o UserKnownHostsFile=");
+        cmd.push_str(&shell_quote(&known.to_string_lossy()));
+    }
+    cmd
 }
 
 /// The host (with port) of an `http(s)://` URL.
@@ -78,6 +108,7 @@ pub fn clone(
     source: &str,
     dest: &Path,
     secrets: &HashMap<String, Secret>,
+    ssh: &SshSources,
 ) -> Result<(), DockerfileError> {
     let (url, reference) = split_ref(source);
     let mut cmd = Command::new("git");
@@ -101,12 +132,40 @@ pub fn clone(
             cmd.env_remove("GIT_CONFIG_COUNT");
         }
     }
+    // The agent serves only while git runs; its directory is private to this process's user.
+    let mut _agent = None;
+    cmd.env_remove("SSH_AUTH_SOCK");
+    if is_ssh(url) {
+        cmd.env("GIT_SSH_COMMAND", ssh_command())
+            .env_remove("GIT_SSH")
+            .env_remove("GIT_SSH_VARIANT");
+        if let Some(agent) = ssh.get("default") {
+            let dir = tempfile::Builder::new()
+                .prefix("hush-ssh-")
+                .tempdir()
+                .map_err(|e| DockerfileError::Build(format!("cannot make an agent dir: {e}")))?;
+            // The socket belongs to whoever made the directory: this process.
+            let meta = std::fs::metadata(dir.path())
+                .map_err(|e| DockerfileError::Build(format!("cannot stat the agent dir: {e}")))?;
+            let (uid, gid) = (meta.uid(), meta.gid());
+            let listener = agent
+                .serve(&dir.path().join("agent"), uid, gid, 0o600)
+                .map_err(|e| DockerfileError::Build(format!("ssh default: {e}")))?;
+            cmd.env("SSH_AUTH_SOCK", listener.path());
+            _agent = Some((listener, dir));
+        }
+    }
     let out = cmd
         .output()
         .map_err(|e| DockerfileError::Build(format!("cannot run git: {e}")))?;
     if !out.status.success() {
+        let hint = if is_ssh(url) && _agent.is_none() {
+            " (no SSH agent was forwarded: pass --ssh default)"
+        } else {
+            ""
+        };
         return Err(DockerfileError::Build(format!(
-            "git clone of {url} failed: {}",
+            "git clone of {url} failed: {}{hint}",
             String::from_utf8_lossy(&out.stderr).trim()
         )));
     }

@@ -1,4 +1,4 @@
-//! The `RUN --mount` option grammar for secrets, with BuildKit's defaults and error strings
+//! The `RUN --mount` option grammar for secrets and SSH agent sockets, with BuildKit's defaults and error strings
 //! (see `reference/buildkit-secrets.md` §1.2) and two improvements: option order does not
 //! matter (`required,type=secret` works) and an empty `env=` name is an error.
 
@@ -56,13 +56,51 @@ fn number(key: &str, value: &str, radix: u32) -> Result<u32, String> {
     u32::from_str_radix(value, radix).map_err(|_| format!("invalid value {value} for {key}"))
 }
 
-/// Parses an (already expanded) `--mount` value. Only `type=secret` is supported; other
-/// types are refused with a clear error.
-pub fn parse_mount(value: &str) -> Result<SecretMount, String> {
-    let mut kind = "bind".to_owned();
-    let (mut id, mut source, mut target, mut env) = (None, None, None, None);
-    let mut required = false;
-    let (mut mode, mut uid, mut gid) = (None, None, None);
+/// A `RUN --mount=type=ssh,...` after defaults are applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SshMount {
+    /// The `--ssh` ID (default `default`).
+    pub id: String,
+    /// Where the agent socket goes; `None` means `/run/buildkit/ssh_agent.<N>`, N being the
+    /// index among the step's ssh mounts. A relative target is relative to WORKDIR.
+    pub target: Option<String>,
+    /// Whether a missing agent fails the step (default false).
+    pub required: bool,
+    /// Socket mode (octal in the Dockerfile, default 0600).
+    pub mode: u32,
+    /// Socket owner uid (default 0).
+    pub uid: u32,
+    /// Socket owner gid (default 0).
+    pub gid: u32,
+}
+
+/// One `RUN --mount` hush supports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunMount {
+    /// `type=secret`.
+    Secret(SecretMount),
+    /// `type=ssh`.
+    Ssh(SshMount),
+}
+
+/// The fields of a `--mount` value, before the type's defaults.
+#[derive(Default)]
+struct Fields {
+    kind: Option<String>,
+    id: Option<String>,
+    source: Option<String>,
+    target: Option<String>,
+    env: Option<String>,
+    required: bool,
+    mode: Option<u32>,
+    uid: Option<u32>,
+    gid: Option<u32>,
+    /// BuildKit's complaint about a key these types refuse (`from`, `sharing`).
+    refused: Option<&'static str>,
+}
+
+fn fields(value: &str) -> Result<Fields, String> {
+    let mut f = Fields::default();
     for field in csv_fields(value)? {
         let (key, val) = match field.split_once('=') {
             Some((k, v)) => (k.trim().to_ascii_lowercase(), Some(v.to_owned())),
@@ -73,53 +111,68 @@ pub fn parse_mount(value: &str) -> Result<SecretMount, String> {
                 .ok_or_else(|| format!("invalid field '{field}' must be a key=value pair"))
         };
         match key.as_str() {
-            "type" => kind = val_or_err()?.to_ascii_lowercase(),
-            "id" => id = Some(val_or_err()?),
-            "source" | "src" => source = Some(val_or_err()?),
-            "target" | "dst" | "destination" => target = Some(val_or_err()?),
+            "type" => f.kind = Some(val_or_err()?.to_ascii_lowercase()),
+            "id" => f.id = Some(val_or_err()?),
+            "source" | "src" => f.source = Some(val_or_err()?),
+            "target" | "dst" | "destination" => f.target = Some(val_or_err()?),
             "env" => {
                 let name = val_or_err()?;
                 if name.is_empty() {
                     return Err("env= needs a variable name".into());
                 }
-                env = Some(name);
+                f.env = Some(name);
             }
             "required" => {
-                required = match val.as_deref() {
+                f.required = match val.as_deref() {
                     None => true,
                     Some(v) => {
                         parse_bool(v).ok_or_else(|| format!("invalid value for required: {v}"))?
                     }
                 }
             }
-            "mode" => mode = Some(number("mode", &val_or_err()?, 8)?),
-            "uid" => uid = Some(number("uid", &val_or_err()?, 10)?),
-            "gid" => gid = Some(number("gid", &val_or_err()?, 10)?),
-            // Secrets are always read-only; BuildKit accepts and ignores these.
+            "mode" => f.mode = Some(number("mode", &val_or_err()?, 8)?),
+            "uid" => f.uid = Some(number("uid", &val_or_err()?, 10)?),
+            "gid" => f.gid = Some(number("gid", &val_or_err()?, 10)?),
+            // Secrets and agent sockets are always read-only; BuildKit accepts and ignores these.
             "ro" | "readonly" | "rw" | "readwrite" => {}
-            "from" => return Err("secret mount should not have a from".into()),
-            "sharing" => return Err("secret mount should not define sharing".into()),
+            "from" => f.refused = Some("should not have a from"),
+            "sharing" => f.refused = Some("should not define sharing"),
             _ => return Err(format!("unexpected key '{key}' in '{field}'")),
         }
     }
-    match kind.as_str() {
-        "secret" => {}
-        "bind" | "cache" | "tmpfs" | "ssh" => {
-            return Err(format!("mount type \"{kind}\" is not supported by hush"))
-        }
-        other => return Err(format!("unsupported mount type \"{other}\"")),
+    Ok(f)
+}
+
+/// Parses an (already expanded) `--mount` value. `type=secret` and `type=ssh` are supported;
+/// other types are refused with a clear error.
+pub fn parse_mount(value: &str) -> Result<RunMount, String> {
+    let f = fields(value)?;
+    let kind = f.kind.as_deref().unwrap_or("bind");
+    if let (Some(complaint), "secret" | "ssh") = (f.refused, kind) {
+        return Err(format!("{kind} mount {complaint}"));
     }
-    if id.is_some() && source.is_some() {
+    match kind {
+        "secret" => secret_mount(f).map(RunMount::Secret),
+        "ssh" => ssh_mount(f).map(RunMount::Ssh),
+        kind @ ("bind" | "cache" | "tmpfs") => {
+            Err(format!("mount type \"{kind}\" is not supported by hush"))
+        }
+        other => Err(format!("unsupported mount type \"{other}\"")),
+    }
+}
+
+fn secret_mount(f: Fields) -> Result<SecretMount, String> {
+    if f.id.is_some() && f.source.is_some() {
         return Err("both source and id can't be set".into());
     }
-    let id = match id.or(source) {
+    let id = match f.id.or(f.source) {
         Some(id) if !id.is_empty() => id,
-        _ => match &target {
+        _ => match &f.target {
             Some(t) if !t.is_empty() => basename(t).to_owned(),
             _ => return Err("invalid secret mount. one of source, target required".into()),
         },
     };
-    let target = match (target, &env) {
+    let target = match (f.target, &f.env) {
         (Some(t), _) => Some(t),
         (None, Some(_)) => None,
         (None, None) => Some(format!("/run/secrets/{}", basename(&id))),
@@ -127,11 +180,33 @@ pub fn parse_mount(value: &str) -> Result<SecretMount, String> {
     Ok(SecretMount {
         id,
         target,
-        env,
-        required,
-        mode: mode.unwrap_or(0o400) & 0o777,
-        uid: uid.unwrap_or(0),
-        gid: gid.unwrap_or(0),
+        env: f.env,
+        required: f.required,
+        mode: f.mode.unwrap_or(0o400) & 0o777,
+        uid: f.uid.unwrap_or(0),
+        gid: f.gid.unwrap_or(0),
+    })
+}
+
+fn ssh_mount(f: Fields) -> Result<SshMount, String> {
+    if f.source.is_some() {
+        return Err("ssh does not support source".into());
+    }
+    // BuildKit parses and ignores `env` on ssh mounts; hush refuses it, since the step would
+    // not get what the Dockerfile asks for (the socket path is in `SSH_AUTH_SOCK`).
+    if f.env.is_some() {
+        return Err("ssh mounts do not support env (the socket path is in SSH_AUTH_SOCK)".into());
+    }
+    Ok(SshMount {
+        id: f
+            .id
+            .filter(|id| !id.is_empty())
+            .unwrap_or_else(|| "default".into()),
+        target: f.target.filter(|t| !t.is_empty()),
+        required: f.required,
+        mode: f.mode.unwrap_or(0o600) & 0o777,
+        uid: f.uid.unwrap_or(0),
+        gid: f.gid.unwrap_or(0),
     })
 }
 
@@ -149,7 +224,50 @@ mod tests {
     use super::*;
 
     fn m(v: &str) -> SecretMount {
-        parse_mount(v).unwrap()
+        match parse_mount(v).unwrap() {
+            RunMount::Secret(s) => s,
+            other => panic!("not a secret mount: {other:?}"),
+        }
+    }
+
+    fn ssh(v: &str) -> SshMount {
+        match parse_mount(v).unwrap() {
+            RunMount::Ssh(s) => s,
+            other => panic!("not an ssh mount: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn ssh_defaults_follow_buildkit() {
+        let d = ssh("type=ssh");
+        assert_eq!(
+            d,
+            SshMount {
+                id: "default".into(),
+                target: None,
+                required: false,
+                mode: 0o600,
+                uid: 0,
+                gid: 0,
+            }
+        );
+        let p = ssh("mode=741,uid=100,gid=102,type=ssh,id=key,target=/agent,required");
+        assert_eq!(
+            (p.id.as_str(), p.target.as_deref(), p.required),
+            ("key", Some("/agent"), true)
+        );
+        assert_eq!((p.mode, p.uid, p.gid), (0o741, 100, 102));
+        assert!(ssh("required,type=ssh").required);
+        assert_eq!(ssh("type=ssh,id=").id, "default");
+    }
+
+    #[test]
+    fn ssh_errors() {
+        let e = |v: &str| parse_mount(v).unwrap_err();
+        assert_eq!(e("type=ssh,src=/x"), "ssh does not support source");
+        assert!(e("type=ssh,env=X").contains("do not support env"));
+        assert_eq!(e("type=ssh,from=x"), "ssh mount should not have a from");
+        assert_eq!(e("type=ssh,mode=8"), "invalid value 8 for mode");
     }
 
     #[test]

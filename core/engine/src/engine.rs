@@ -449,6 +449,15 @@ impl Engine {
                 s.secret_env.push((name.clone(), secret.clone()));
             }
             Op::WithoutSecretEnv(name) => s.secret_env.retain(|(n, _)| n != name),
+            Op::WithoutEnv(name) => {
+                s.env.retain(|(n, _)| n != name);
+                let named = |e: &String| e.split('=').next() == Some(name.as_str());
+                if s.config.env.iter().any(named) {
+                    let mut config = (*s.config).clone();
+                    config.env.retain(|e| !named(e));
+                    s.config = Arc::new(config);
+                }
+            }
             Op::SecretMount {
                 path,
                 secret,

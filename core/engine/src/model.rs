@@ -46,6 +46,7 @@ pub(crate) enum Op {
         secret: Secret,
     },
     WithoutSecretEnv(String),
+    WithoutEnv(String),
     SecretMount {
         path: String,
         secret: Secret,
@@ -152,6 +153,12 @@ impl Container {
             name: name.to_owned(),
             value: value.to_owned(),
         }))
+    }
+
+    /// Removes the variable `name` (set by `with_env_variable` or the image) from later execs.
+    pub fn without_env_variable(&self, name: &str) -> Result<Self> {
+        env_name(name, "without_env_variable")?;
+        Ok(self.push(Op::WithoutEnv(name.to_owned())))
     }
 
     /// Sets a secret environment variable: injected only into the process environment of later
@@ -508,6 +515,10 @@ pub(crate) fn encode_op(op: &Op, h: &mut Sha256, secret: &mut dyn FnMut(&Secret,
         }
         Op::WithoutSecretEnv(name) => {
             field(h, b"without-secret-env");
+            field(h, name.as_bytes());
+        }
+        Op::WithoutEnv(name) => {
+            field(h, b"without-env");
             field(h, name.as_bytes());
         }
         Op::SecretMount {

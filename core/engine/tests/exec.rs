@@ -391,6 +391,22 @@ async fn image_config_applies_and_can_be_overridden() {
         .await
         .unwrap();
     assert_eq!(out, "overridden /bin\n/\n0\n0\n");
+    // without_env_variable removes a variable whether the image or the chain set it.
+    let show = ["sh", "-c", "echo [$FROM_IMAGE] [$MINE] $PATH"];
+    let out = ctr
+        .with_env_variable("MINE", "x")
+        .unwrap()
+        .without_env_variable("FROM_IMAGE")
+        .unwrap()
+        .without_env_variable("MINE")
+        .unwrap()
+        .with_exec(&show)
+        .unwrap()
+        .stdout(&t.engine)
+        .await
+        .unwrap();
+    assert_eq!(out, "[] [] /bin\n");
+    assert!(ctr.without_env_variable("A=B").is_err());
 }
 
 #[tokio::test]

@@ -410,6 +410,7 @@ async fn docker_build(
         build_args,
         target: opt_string(args, "target").map(str::to_owned),
         secrets,
+        ssh: Default::default(),
         tag: None,
     };
     let built = hush_dockerfile::build(client.engine(), client.store(), &opts, &mut |_| {}).await?;
