@@ -14,7 +14,19 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-APPLETS = ["sh", "echo", "cat", "which", "wc", "wget", "printf", "test", "true", "env"]
+APPLETS = [
+    "sh",
+    "echo",
+    "cat",
+    "which",
+    "wc",
+    "wget",
+    "printf",
+    "test",
+    "true",
+    "env",
+    "sha256sum",
+]
 
 
 def hush_bin() -> str:
