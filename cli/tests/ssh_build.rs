@@ -436,3 +436,29 @@ fn git_context_over_ssh() {
     );
     assert!(ok(&out).contains("context fetched over ssh"));
 }
+
+#[test]
+fn ssh_steps_are_cached_by_agent_id_owner_and_mode() {
+    let keys = keys();
+    let ctx = context(
+        "FROM busybox\nRUN --mount=type=ssh,uid=7 echo uuid=$(cat /proc/sys/kernel/random/uuid)\n",
+        &[],
+    );
+    let uuid = |spec: &str| {
+        let out = build(&["--ssh", spec, ctx.path().to_str().unwrap()], &[]);
+        let err = ok(&out);
+        let line = err
+            .lines()
+            .find(|l| l.contains("uuid=") && !l.contains("RUN"))
+            .unwrap();
+        line.rsplit("uuid=").next().unwrap().to_owned()
+    };
+    let key = format!("default={}", keys.ed25519.display());
+    let first = uuid(&key);
+    // Every build serves the agent on a new socket path: still a hit.
+    assert_eq!(uuid(&key), first, "a rebuild is a hit");
+    // The step's ID is what the key holds; another agent under the ID `other` does not
+    // satisfy this step's `default` mount, so the step runs without a socket: a miss.
+    let other = format!("other={}", keys.ed25519.display());
+    assert_ne!(uuid(&other), first);
+}
