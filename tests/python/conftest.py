@@ -25,7 +25,6 @@ APPLETS = [
     "test",
     "true",
     "env",
-    "sha256sum",
 ]
 
 

@@ -3,7 +3,8 @@
 Changed from the seed: the imports. The Dockerfile (`../source/Dockerfile`) starts from
 `busybox` for `alpine:3.17`, checks for its tools instead of `apk add curl`, and instead of
 sending the token to api.github.com (no internet here) proves it got the secret without
-printing it: it writes the secret's length and SHA-256 to `/secret-proof`.
+printing it: it writes the secret's length to `/secret-proof` (not a hash: a hash of a
+secret in an image layer can be brute-forced).
 
 `build_mapped` is the same build through `secret_map`, which takes any secret by mount ID, so
 it needs no `set_secret(name, await secret.plaintext())` dance.
