@@ -606,3 +606,79 @@ fn directory_docker_build_in_the_api_takes_a_secret_map_of_uris() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn copy_and_add_need_no_shell_in_the_stage_image() {
+    // An image with no shell and no tools at all: only /etc/passwd and a data file.
+    let root = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(root.path().join("etc")).unwrap();
+    std::fs::write(
+        root.path().join("etc/passwd"),
+        "root:x:0:0::/:/nonexistent\napp:x:1000:1000::/:/nonexistent\n",
+    )
+    .unwrap();
+    std::fs::write(root.path().join("data.txt"), "from the bare image").unwrap();
+    let tarball = root.path().join("bare.tar.gz");
+    let out = Command::new("tar")
+        .args([
+            "-czf",
+            tarball.to_str().unwrap(),
+            "-C",
+            root.path().to_str().unwrap(),
+            "etc",
+            "data.txt",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = hush(
+        home(),
+        &[
+            "image",
+            "import",
+            "--tag",
+            "bare",
+            tarball.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let ctx = context(
+        "FROM busybox AS build\n\
+         RUN mkdir /out && echo built > /out/app.txt\n\
+         FROM bare AS final\n\
+         COPY --from=build /out /app/\n\
+         COPY --chown=app --chmod=640 hello.txt /app/hello.txt\n\
+         ADD files.tar /app/\n\
+         FROM busybox\n\
+         COPY --from=final / /check/\n\
+         RUN cat /check/app/app.txt /check/app/hello.txt /check/app/in.txt /check/data.txt \
+             && stat -c '%u %a' /check/app/hello.txt && ls -a /check\n",
+        &[("hello.txt", "context file")],
+    );
+    let mut tar = tar::Builder::new(Vec::new());
+    let mut header = tar::Header::new_gnu();
+    header.set_size(6);
+    header.set_mode(0o644);
+    header.set_cksum();
+    tar.append_data(&mut header, "in.txt", &b"in tar"[..])
+        .unwrap();
+    std::fs::write(ctx.path().join("files.tar"), tar.into_inner().unwrap()).unwrap();
+    let out = hush(home(), &["build", ctx.path().to_str().unwrap()]);
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    for expected in [
+        "built",
+        "context file",
+        "in tar",
+        "from the bare image",
+        "1000 640",
+    ] {
+        assert!(err.contains(expected), "{expected}: {err}");
+    }
+    // The copy tools were mounted for the copy only: nothing of them is in the image.
+    let listing: Vec<&str> = err.lines().filter(|l| l.contains(".hush")).collect();
+    assert!(
+        listing.iter().all(|l| l.contains("RUN")),
+        "no copy tools left in the image: {listing:?}"
+    );
+}

@@ -12,7 +12,8 @@
 //!   with the mount's owner and mode, and named by `SSH_AUTH_SOCK` unless the step already
 //!   has one; a missing optional agent mounts nothing and sets nothing.
 //! - `COPY`/`ADD` mount the source (the build context, or the root of a stage or image) and
-//!   copy with the stage image's `sh` and `cp` as root, so the stage's image needs them.
+//!   copy as root with the host's static busybox (`sh`, `cp`, `tar`, ...), mounted for that one
+//!   exec, so the stage's image needs no shell or tools of its own.
 //! - ARG values reach `RUN` as environment variables, never the image config.
 
 use std::collections::{BTreeMap, HashMap};
@@ -37,8 +38,17 @@ const GIT_MOUNT: &str = "/.hush-build-git";
 /// Where a stage's or image's root is mounted for `COPY --from`.
 const FROM_MOUNT: &str = "/.hush-build-from";
 
-/// The copy script: `sh -c SCRIPT copy OWNER MODE DEST MULTI ADD SRC...`.
+/// Where the copy tools (a static busybox and its applet links) are mounted for a copy.
+const TOOLS_MOUNT: &str = "/.hush-build-tools";
+/// The applets the copy script uses.
+const TOOLS: [&str; 8] = [
+    "sh", "cp", "mkdir", "chown", "chmod", "tar", "dirname", "true",
+];
+
+/// The copy script: `sh -c SCRIPT copy OWNER MODE DEST MULTI ADD SRC...`, run by the tools'
+/// `sh` with only the tools on PATH.
 const COPY_SCRIPT: &str = r#"set -e
+PATH=/.hush-build-tools
 own=$1 mode=$2 dest=$3 multi=$4 add=$5; shift 5
 fix() { if [ -n "$own" ]; then chown -R "$own" "$1"; fi; if [ -n "$mode" ]; then chmod -R "$mode" "$1"; fi; }
 for src in "$@"; do
@@ -286,6 +296,7 @@ pub async fn build(
     let mut step_no = 0usize;
     let mut keep = Vec::new();
     let agents = AgentDir::new()?;
+    let mut tools = None;
     for (si, stage_ast) in file.stages.iter().enumerate() {
         if !needed[si] {
             continue;
@@ -403,6 +414,7 @@ pub async fn build(
                         &stage_index,
                         si,
                         &mut keep,
+                        &mut tools,
                     )
                     .await?;
                 }
@@ -654,7 +666,7 @@ impl AgentDir {
     }
 }
 
-/// A COPY or ADD: the source mounted, copied by `sh`/`cp` as root, the mount removed.
+/// A COPY or ADD: the source and the copy tools mounted, copied as root, the mounts removed.
 #[allow(clippy::too_many_arguments)]
 async fn copy_step(
     engine: &Engine,
@@ -669,6 +681,7 @@ async fn copy_step(
     stage_index: &(dyn Fn(&str, usize) -> Option<usize> + Sync),
     si: usize,
     keep: &mut Vec<tempfile::TempDir>,
+    tools: &mut Option<Directory>,
 ) -> Result<Container> {
     let word = |raw: &str| process(raw, esc, &|n| st.var(args, n)).map_err(at(line));
     let mut sources = Vec::new();
@@ -754,7 +767,7 @@ async fn copy_step(
         .transpose()?
         .unwrap_or_default();
     let mut argv: Vec<String> = vec![
-        "/bin/sh".into(),
+        format!("{TOOLS_MOUNT}/sh"),
         "-c".into(),
         COPY_SCRIPT.into(),
         "copy".into(),
@@ -766,13 +779,47 @@ async fn copy_step(
     ];
     argv.extend(sources);
     let restore = st.user.clone().unwrap_or_else(|| "0".into());
+    let tools = match tools {
+        Some(t) => t.clone(),
+        None => tools.insert(copy_tools(keep)?).clone(),
+    };
     st.ctr
         .with_user("0")
         .and_then(|x| x.with_mounted_directory(mount, &dir))
+        .and_then(|x| x.with_mounted_directory(TOOLS_MOUNT, &tools))
         .and_then(|x| x.with_exec(&argv))
+        .and_then(|x| x.without_mount(TOOLS_MOUNT))
         .and_then(|x| x.without_mount(mount))
         .and_then(|x| x.with_user(&restore))
         .map_err(build_err)
+}
+
+/// The host's busybox: Debian's busybox-static installs a static `/bin/busybox`, which runs in
+/// any root filesystem.
+const HOST_BUSYBOX: [&str; 2] = ["/bin/busybox", "/usr/bin/busybox"];
+
+/// A directory with a copy of the host's static busybox and a link per applet the copy script
+/// uses (kept alive by `keep`).
+fn copy_tools(keep: &mut Vec<tempfile::TempDir>) -> Result<Directory> {
+    let busybox = HOST_BUSYBOX
+        .iter()
+        .map(Path::new)
+        .find(|p| p.is_file())
+        .ok_or_else(|| {
+            build_err("COPY and ADD need a static busybox on the host (Debian: busybox-static)")
+        })?;
+    let dir = tempfile::Builder::new()
+        .prefix("hush-copy-tools-")
+        .tempdir()
+        .map_err(|e| build_err(format!("cannot make a directory for the copy tools: {e}")))?;
+    let io = |e: std::io::Error| build_err(format!("cannot set up the copy tools: {e}"));
+    std::fs::copy(busybox, dir.path().join("busybox")).map_err(io)?;
+    for applet in TOOLS {
+        std::os::unix::fs::symlink("busybox", dir.path().join(applet)).map_err(io)?;
+    }
+    let tools = Directory::host(dir.path()).map_err(build_err)?;
+    keep.push(dir);
+    Ok(tools)
 }
 
 /// Stores the stage as an image: the root image's layers as they are, one new layer per
