@@ -78,7 +78,9 @@ impl Key {
             }
         };
         if text.contains("-----BEGIN OPENSSH PRIVATE KEY-----") {
-            let key = PrivateKey::from_openssh(text).map_err(|e| parse_err(&e.to_string()))?;
+            // Library errors are replaced by fixed reasons: some quote bytes of the decoded key.
+            let key = PrivateKey::from_openssh(text)
+                .map_err(|_| parse_err("invalid OpenSSH private key"))?;
             if key.is_encrypted() {
                 return Err(parse_err("the key is protected by a passphrase"));
             }
@@ -86,7 +88,7 @@ impl Key {
             match key.key_data() {
                 KeypairData::Rsa(rsa) => {
                     let big = |m: &ssh_key::Mpint| {
-                        BigUint::try_from(m).map_err(|e| parse_err(&e.to_string()))
+                        BigUint::try_from(m).map_err(|_| parse_err("invalid RSA key"))
                     };
                     let secret = RsaPrivateKey::from_components(
                         big(&rsa.public.n)?,
@@ -94,13 +96,15 @@ impl Key {
                         big(&rsa.private.d)?,
                         vec![big(&rsa.private.p)?, big(&rsa.private.q)?],
                     )
-                    .map_err(|e| parse_err(&e.to_string()))?;
-                    Self::rsa(secret, comment).map_err(|e| parse_err(&e))
+                    .map_err(|_| parse_err("invalid RSA key"))?;
+                    Self::rsa(secret, comment).map_err(parse_err)
                 }
                 KeypairData::Ed25519(_) | KeypairData::Ecdsa(_) => {
                     let public = key.public_key();
                     Ok(Self {
-                        blob: public.to_bytes().map_err(|e| parse_err(&e.to_string()))?,
+                        blob: public
+                            .to_bytes()
+                            .map_err(|_| parse_err("invalid public key"))?,
                         comment,
                         fingerprint: public.fingerprint(HashAlg::Sha256).to_string(),
                         secret: Secret::Ssh(key),
@@ -114,24 +118,24 @@ impl Key {
         } else if text.contains("ENCRYPTED") {
             Err(parse_err("the key is protected by a passphrase"))
         } else if text.contains("-----BEGIN RSA PRIVATE KEY-----") {
-            let secret =
-                RsaPrivateKey::from_pkcs1_pem(text).map_err(|e| parse_err(&e.to_string()))?;
-            Self::rsa(secret, comment_or_path("")).map_err(|e| parse_err(&e))
+            let secret = RsaPrivateKey::from_pkcs1_pem(text)
+                .map_err(|_| parse_err("invalid PEM RSA private key"))?;
+            Self::rsa(secret, comment_or_path("")).map_err(parse_err)
         } else if text.contains("-----BEGIN PRIVATE KEY-----") {
-            let secret =
-                RsaPrivateKey::from_pkcs8_pem(text).map_err(|e| parse_err(&e.to_string()))?;
-            Self::rsa(secret, comment_or_path("")).map_err(|e| parse_err(&e))
+            let secret = RsaPrivateKey::from_pkcs8_pem(text)
+                .map_err(|_| parse_err("invalid PKCS#8 RSA private key"))?;
+            Self::rsa(secret, comment_or_path("")).map_err(parse_err)
         } else {
             Err(parse_err("not an OpenSSH or PEM private key"))
         }
     }
 
-    fn rsa(secret: RsaPrivateKey, comment: String) -> Result<Self, String> {
+    fn rsa(secret: RsaPrivateKey, comment: String) -> Result<Self, &'static str> {
         let public = ssh_key::public::RsaPublicKey::try_from(secret.to_public_key())
-            .map_err(|e| e.to_string())?;
+            .map_err(|_| "invalid RSA public key")?;
         let public = PublicKey::new(KeyData::Rsa(public), comment.clone());
         Ok(Self {
-            blob: public.to_bytes().map_err(|e| e.to_string())?,
+            blob: public.to_bytes().map_err(|_| "invalid RSA public key")?,
             comment,
             fingerprint: public.fingerprint(HashAlg::Sha256).to_string(),
             secret: Secret::Rsa(secret),
