@@ -39,7 +39,9 @@ impl fmt::Debug for Agent {
 
 impl Agent {
     /// An agent that forwards identity listing and signing to the agent socket `upstream` and refuses
-    /// every other request (adding, removing, locking, extensions).
+    /// every other request (adding, removing, locking, extensions) without contacting it. Each client
+    /// connection gets one upstream connection, opened on its first forwarded request (2 s connect
+    /// timeout) and closed with it; an unreachable upstream closes the client connection.
     pub fn forward(upstream: PathBuf) -> Self {
         Self {
             kind: Kind::Forward(upstream),
