@@ -682,3 +682,58 @@ fn copy_and_add_need_no_shell_in_the_stage_image() {
         "no copy tools left in the image: {listing:?}"
     );
 }
+
+#[test]
+fn from_scratch_builds_an_image_of_only_its_own_layers() {
+    let ctx = context(
+        "FROM busybox AS build\n\
+         RUN mkdir /out && echo built > /out/app.txt\n\
+         FROM scratch\n\
+         COPY --from=build /out/app.txt /app.txt\n\
+         ENV MODE=static\n\
+         CMD [\"/app\"]\n",
+        &[],
+    );
+    let out = hush(
+        home(),
+        &["build", "-t", "from-scratch", ctx.path().to_str().unwrap()],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let config = image_config("from-scratch:latest");
+    assert_eq!(config["rootfs"]["diff_ids"].as_array().unwrap().len(), 1);
+    assert_eq!(config["config"]["Env"], serde_json::json!(["MODE=static"]));
+    assert_eq!(config["config"]["Cmd"], serde_json::json!(["/app"]));
+    let out = hush(
+        home(),
+        &[
+            "core",
+            "container",
+            "from",
+            "--address=from-scratch",
+            "file",
+            "--path=/app.txt",
+            "contents",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "built\n");
+    // `scratch` is reserved: nothing can be stored under that name.
+    let tarball = ctx.path().join("x.tar");
+    std::fs::write(
+        &tarball,
+        tar::Builder::new(Vec::new()).into_inner().unwrap(),
+    )
+    .unwrap();
+    let out = hush(
+        home(),
+        &[
+            "image",
+            "import",
+            "--tag",
+            "scratch",
+            tarball.to_str().unwrap(),
+        ],
+    );
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("'scratch' is a reserved name"));
+}

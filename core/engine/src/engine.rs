@@ -421,13 +421,8 @@ impl Engine {
         s.exec = prev.exec.clone();
         match op {
             Op::From(address) => {
+                // An image may have no layers (`scratch`): execs then get an empty root.
                 let image = self.image(address)?.resolved.clone();
-                if image.layers.is_empty() {
-                    return Err(EngineError::Image {
-                        image: address.clone(),
-                        message: "the image has no layers".into(),
-                    });
-                }
                 s = State {
                     layers: image
                         .layers

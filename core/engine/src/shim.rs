@@ -116,17 +116,25 @@ fn overlay_data(links: &Path, lower: &[PathBuf], upper: &Path, work: &Path) -> S
         }
         Ok(s.to_owned())
     };
-    let mut names = Vec::with_capacity(lower.len());
-    for dir in lower {
-        check(dir)?;
+    let mut names = Vec::with_capacity(lower.len().max(1));
+    let mut add = |make: &dyn Fn(&Path) -> std::io::Result<()>| -> ShimResult<()> {
         let n = fs::read_dir(links).map_err(|e| e.to_string())?.count();
         let link = links.join(n.to_string());
-        std::os::unix::fs::symlink(dir, &link).map_err(|e| format!("link a layer: {e}"))?;
+        make(&link).map_err(|e| format!("link a layer: {e}"))?;
         let name = link
             .strip_prefix(std::env::current_dir().map_err(|e| e.to_string())?)
             .map_err(|_| "layer links must be under the current directory".to_owned())?
             .to_owned();
         names.push(check(&name)?);
+        Ok(())
+    };
+    for dir in lower {
+        check(dir)?;
+        add(&|link| std::os::unix::fs::symlink(dir, link))?;
+    }
+    if lower.is_empty() {
+        // The empty image (`scratch`): overlayfs needs a lower directory, so an empty one.
+        add(&|link| fs::create_dir(link))?;
     }
     // `volatile`: no syncs of the upper layer. Each upper directory is fresh and used once,
     // later execs read it through the page cache, and a crash loses only this engine's

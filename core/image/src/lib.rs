@@ -29,4 +29,4 @@ mod test_fixtures;
 pub use error::ImageError;
 pub use oci_spec::image::{Descriptor, Digest, ImageConfiguration, ImageManifest, MediaType};
 pub use reference::{Reference, DEFAULT_REGISTRY};
-pub use store::{Blob, Image, ImageRef, ImageStore, ImageSummary, Ingest};
+pub use store::{Blob, Image, ImageRef, ImageStore, ImageSummary, Ingest, SCRATCH};

@@ -53,7 +53,49 @@ pub struct Image {
     pub config: ImageConfiguration,
 }
 
+/// The reserved name of the empty image (Docker's `FROM scratch`).
+pub const SCRATCH: &str = "scratch";
+
 impl Image {
+    /// The empty image: no layers and an empty config for this host's platform. Its digest is
+    /// that of its manifest, as for any image.
+    pub fn scratch() -> Self {
+        use oci_spec::image::{Arch, ImageConfigurationBuilder, Os, RootFsBuilder};
+        let config = ImageConfigurationBuilder::default()
+            .architecture(Arch::default())
+            .os(Os::default())
+            .rootfs(
+                RootFsBuilder::default()
+                    .typ("layers")
+                    .diff_ids(Vec::<String>::new())
+                    .build()
+                    .expect("every rootfs field is set"),
+            )
+            .build()
+            .expect("every config field is set");
+        let config_json = serde_json::to_vec(&config).expect("a config serializes");
+        let digest = |bytes: &[u8]| {
+            parse_digest(&fsutil::sha256_digest(bytes)).expect("sha256 digests parse")
+        };
+        let manifest = ImageManifestBuilder::default()
+            .schema_version(2u32)
+            .media_type(MediaType::ImageManifest)
+            .config(Descriptor::new(
+                MediaType::ImageConfig,
+                config_json.len() as u64,
+                digest(&config_json),
+            ))
+            .layers(Vec::new())
+            .build()
+            .expect("every manifest field is set");
+        let manifest_json = serde_json::to_vec(&manifest).expect("a manifest serializes");
+        Self {
+            digest: digest(&manifest_json),
+            manifest,
+            config,
+        }
+    }
+
     /// `KEY=value` defaults for the process environment.
     pub fn env(&self) -> &[String] {
         self.exec_config(|c| c.env().as_deref())
@@ -247,8 +289,11 @@ impl ImageStore {
 
     /// Finds an image by tag (`busybox` = `busybox:latest`, `localhost:5000/x:1`), by digest
     /// (`sha256:...`, `name@sha256:...`) or by a unique digest prefix of at least 6 hex digits
-    /// (as `hush image ls` shows). `None` if nothing matches.
+    /// (as `hush image ls` shows). `None` if nothing matches. `scratch` is the empty image.
     pub fn resolve(&self, name: &str) -> Result<Option<Image>, ImageError> {
+        if name == SCRATCH {
+            return Ok(Some(Image::scratch()));
+        }
         let _gc = self.gc_shared()?;
         let index = self.read_index()?;
         let Some(target) = find(&index, name)? else {
@@ -736,6 +781,12 @@ pub(crate) fn ref_name(descriptor: &Descriptor) -> Option<&str> {
 pub(crate) fn parse_tag(tag: &str) -> Result<String, ImageError> {
     let reference = Reference::parse(tag)?;
     match (reference.digest(), reference.tagged_name()) {
+        (None, Some(_)) if tag == SCRATCH || tag.starts_with("scratch:") => {
+            Err(ImageError::InvalidReference {
+                reference: tag.to_string(),
+                reason: "'scratch' is a reserved name".into(),
+            })
+        }
         (None, Some(name)) => Ok(name),
         _ => Err(ImageError::InvalidReference {
             reference: tag.to_string(),

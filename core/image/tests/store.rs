@@ -368,3 +368,36 @@ fn a_crashed_unpack_is_never_used_and_is_cleaned_up() {
     assert_eq!(fs::read(layers[0].join("data")).unwrap(), b"real");
     assert!(!stale.exists());
 }
+
+#[test]
+fn scratch_is_the_reserved_empty_image() {
+    let home = tempfile::tempdir().unwrap();
+    let s = store(home.path());
+    let scratch = s
+        .resolve("scratch")
+        .unwrap()
+        .expect("scratch always resolves");
+    assert!(scratch.manifest.layers().is_empty());
+    assert!(scratch.config.rootfs().diff_ids().is_empty());
+    assert!(s.rootfs_layers(&scratch).unwrap().is_empty());
+    assert_eq!(
+        scratch.digest,
+        hush_image::Image::scratch().digest,
+        "stable"
+    );
+    // It is not stored, and nothing can be stored under its name.
+    assert!(s.list().unwrap().is_empty());
+    let tar = tarball(home.path(), "x.tar", b"x");
+    for tag in ["scratch", "scratch:latest"] {
+        match s.import(&tar, Some(tag)) {
+            Err(ImageError::InvalidReference { reason, .. }) => {
+                assert_eq!(reason, "'scratch' is a reserved name")
+            }
+            other => panic!("{tag}: {other:?}"),
+        }
+    }
+    assert!(
+        s.list().unwrap().is_empty(),
+        "a refused import stores nothing"
+    );
+}
