@@ -737,3 +737,70 @@ fn from_scratch_builds_an_image_of_only_its_own_layers() {
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("'scratch' is a reserved name"));
 }
+
+#[test]
+fn an_image_that_would_hold_a_secret_is_not_stored() {
+    const LEAKED: &str = "leaky-secret-value-4Hd";
+    // A step that copies the secret into its filesystem.
+    let ctx = context(
+        "FROM busybox\nRUN --mount=type=secret,id=s cp /run/secrets/s /leaked\n",
+        &[],
+    );
+    let out = hush_env(
+        home(),
+        &[
+            "build",
+            "--secret",
+            "id=s,env=LEAK_TEST",
+            "-t",
+            "leaky:1",
+            ctx.path().to_str().unwrap(),
+        ],
+        &[("LEAK_TEST", LEAKED)],
+    );
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("secret s would be stored in the image (file /leaked, written by `RUN cp /run/secrets/s /leaked`)"),
+        "{err}"
+    );
+    assert!(!err.contains(LEAKED));
+    // A build argument carrying a secret's value into ENV.
+    let ctx = context(
+        "FROM busybox\nARG API_TOKEN\nENV TOKEN_COPY=$API_TOKEN\nRUN true\n",
+        &[],
+    );
+    let out = hush_env(
+        home(),
+        &[
+            "build",
+            "--secret",
+            "id=s,env=LEAK_TEST",
+            "--build-arg",
+            "API_TOKEN",
+            "-t",
+            "leaky:2",
+            ctx.path().to_str().unwrap(),
+        ],
+        &[("LEAK_TEST", LEAKED), ("API_TOKEN", LEAKED)],
+    );
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    // BuildKit's lint warning for the name, then the refusal for the value.
+    assert!(
+        err.contains("WARN: SecretsUsedInArgOrEnv: Do not use ARG or ENV instructions for sensitive data (ARG \"API_TOKEN\") (line 2)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("secret s would be stored in the image (config:"),
+        "{err}"
+    );
+    assert!(!err.contains(LEAKED));
+    // Neither image was stored, and the value is nowhere in the store.
+    let listed = text(&hush(home(), &["image", "ls"]).stdout);
+    assert!(!listed.contains("leaky"), "{listed}");
+    assert_eq!(
+        files_containing(&home().join("images"), LEAKED.as_bytes()),
+        Vec::<String>::new()
+    );
+}

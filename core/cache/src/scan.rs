@@ -140,6 +140,21 @@ impl LeakScanner {
         leaks.sort_by(|a, b| (&a.path, &a.secret).cmp(&(&b.path, &b.secret)));
         Ok(leaks)
     }
+
+    /// The labels of the secrets found in `data` (e.g. an image config), sorted.
+    pub fn find_in(&self, data: &[u8]) -> Vec<String> {
+        if self.is_empty() || !changes(&self.all, data) {
+            return Vec::new();
+        }
+        let mut found: Vec<String> = self
+            .each
+            .iter()
+            .filter(|(_, one)| changes(one, data))
+            .map(|(label, _)| label.clone())
+            .collect();
+        found.sort();
+        found
+    }
 }
 
 /// Compares a scrubber's output with its input as it streams: any difference is a secret.
@@ -316,5 +331,17 @@ mod tests {
         let scanner = LeakScanner::new([("t".to_owned(), TOKEN)]);
         assert!(scanner.scan(dir.path()).unwrap().is_empty());
         assert!(LeakScanner::new([]).scan(dir.path()).unwrap().is_empty());
+    }
+
+    #[test]
+    fn finds_secrets_in_bytes_by_label() {
+        let scanner = LeakScanner::new([
+            ("b".to_owned(), TOKEN),
+            ("a".to_owned(), &b"second-secret-value"[..]),
+            ("c".to_owned(), &b"absent-secret-value"[..]),
+        ]);
+        let config = br#"{"Env":["X=leak-scan-token-7QpZ","Y=c2Vjb25kLXNlY3JldC12YWx1ZQ=="]}"#;
+        assert_eq!(scanner.find_in(config), ["a", "b"]);
+        assert!(scanner.find_in(b"{\"Env\":[]}").is_empty());
     }
 }

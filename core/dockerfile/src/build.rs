@@ -19,6 +19,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Component, Path, PathBuf};
 
+use hush_cache::LeakScanner;
 use hush_engine::{Container, Directory, Engine, Socket};
 use hush_image::{Descriptor, ImageStore, MediaType};
 use hush_secrets::Secret;
@@ -253,6 +254,9 @@ pub async fn build(
     progress: &mut (dyn FnMut(&str) + Send),
 ) -> Result<Built> {
     let file = crate::parse::parse(&opts.dockerfile)?;
+    for warning in crate::lint::secrets_used_in_arg_or_env(&file) {
+        progress(&format!("WARN: {warning}"));
+    }
     let esc = file.escape;
     let build_arg = |name: &str| {
         opts.build_args
@@ -448,7 +452,7 @@ pub async fn build(
         .take()
         .ok_or_else(|| build_err("the target stage was not built"))?;
     let image = match &opts.tag {
-        Some(tag) => Some(export(engine, store, &st, tag).await?),
+        Some(tag) => Some(export(engine, store, &st, tag, &opts.secrets).await?),
         None => None,
     };
     Ok(Built {
@@ -830,7 +834,9 @@ async fn export(
     store: &ImageStore,
     st: &Stage,
     tag: &str,
+    secrets: &HashMap<String, Secret>,
 ) -> Result<hush_image::ImageRef> {
+    let scanner = LeakScanner::new(secrets.iter().map(|(id, s)| (id.clone(), s.expose())));
     let dirs = st.ctr.layer_dirs(engine).await.map_err(build_err)?;
     let base = st.root.manifest.layers().len();
     let ingest = store.ingest().map_err(build_err)?;
@@ -839,6 +845,20 @@ async fn export(
     // Steps that changed nothing are not exported (their history says so).
     let mut changed = vec![false; dirs.len()];
     for (i, dir) in dirs.iter().enumerate().skip(base) {
+        // A step that wrote a secret into its filesystem would put it in a stored layer.
+        let leaks = scanner.scan(dir).map_err(build_err)?;
+        if let Some(leak) = leaks.first() {
+            let step = st
+                .history
+                .iter()
+                .find(|(_, layer)| *layer == Some(i))
+                .and_then(|(h, _)| h.created_by().clone())
+                .unwrap_or_default();
+            return Err(DockerfileError::SecretInImage {
+                secret: leak.secret.clone(),
+                place: format!("file {}, written by `{step}`", leak.path),
+            });
+        }
         let lowers: Vec<PathBuf> = dirs[..i].iter().rev().cloned().collect();
         let mut bytes = Vec::new();
         let entries = write_layer_tar(dir, &lowers, &mut bytes)
@@ -893,6 +913,15 @@ async fn export(
     cfg.set_entrypoint(st.entrypoint.clone());
     config.set_config(Some(cfg));
     config.set_history(Some(history));
+    // ENV, ARG-derived values, labels and history are stored in the clear: none may hold a
+    // secret (e.g. `--build-arg TOKEN=...` with the value of a `--secret`).
+    let json = serde_json::to_vec(&config).map_err(build_err)?;
+    if let Some(secret) = scanner.find_in(&json).into_iter().next() {
+        return Err(DockerfileError::SecretInImage {
+            secret,
+            place: "config: ENV, LABEL, CMD, ENTRYPOINT, USER, WORKDIR or history".into(),
+        });
+    }
     ingest
         .put_image(&config, &layers, Some(tag))
         .map_err(build_err)

@@ -50,6 +50,14 @@ pub enum DockerfileError {
         /// Whether no agent was forwarded at all.
         none_forwarded: bool,
     },
+    /// A secret's value would be stored in the image; nothing is stored.
+    #[error("secret {secret} would be stored in the image ({place}); hush stores no secret values, so the image was not stored")]
+    SecretInImage {
+        /// The secret's ID.
+        secret: String,
+        /// Where it was found.
+        place: String,
+    },
     /// The build failed (a step, the engine, the image store).
     #[error("{0}")]
     Build(String),

@@ -8,6 +8,7 @@
 //! - [`build`]: the frontend on the container engine, exporting into the image store.
 //! - [`git`]: git contexts and `ADD <git URL>` with `GIT_AUTH_TOKEN`/`GIT_AUTH_HEADER`.
 //! - [`layer`]: overlayfs layer directories as OCI layer tars.
+//! - [`lint`]: BuildKit's `SecretsUsedInArgOrEnv` check (a warning, not an error).
 
 pub mod build;
 pub mod error;
@@ -15,6 +16,7 @@ pub mod expand;
 pub mod flags;
 pub mod git;
 pub mod layer;
+pub mod lint;
 pub mod mount;
 pub mod parse;
 
