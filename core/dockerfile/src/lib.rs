@@ -8,9 +8,11 @@
 //! - [`build`]: the frontend on the container engine, exporting into the image store.
 //! - [`git`]: git contexts and `ADD <git URL>` with `GIT_AUTH_TOKEN`/`GIT_AUTH_HEADER`.
 //! - [`layer`]: overlayfs layer directories as OCI layer tars.
+//! - [`context`]: the build context filtered by `.dockerignore`, and wildcard COPY/ADD sources.
 //! - [`lint`]: BuildKit's `SecretsUsedInArgOrEnv` check (a warning, not an error).
 
 pub mod build;
+pub mod context;
 pub mod error;
 pub mod expand;
 pub mod flags;
