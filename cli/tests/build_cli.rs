@@ -804,3 +804,72 @@ fn an_image_that_would_hold_a_secret_is_not_stored() {
         Vec::<String>::new()
     );
 }
+
+#[test]
+fn dockerignore_and_wildcard_sources() {
+    let ctx = context(
+        "FROM busybox\n\
+         COPY app/*.txt /txt/\n\
+         COPY . /all/\n\
+         RUN echo listing $(ls -A /all) docs: $(ls -A /all/docs) txt: $(ls /txt) \
+             && echo stamp=$(cat /proc/sys/kernel/random/uuid)\n",
+        &[
+            (
+                ".dockerignore",
+                "# local files\n.env\n*.log\ndocs\n!docs/keep.md\n",
+            ),
+            ("app/a.txt", "a"),
+            ("app/b.txt", "b"),
+            ("app/c.md", "c"),
+            (".env", "API_TOKEN=not-for-the-image"),
+            ("debug.log", "noise"),
+            ("docs/keep.md", "keep"),
+            ("docs/drop.md", "drop"),
+        ],
+    );
+    let dir = ctx.path().to_str().unwrap();
+    let build = || {
+        let out = hush(home(), &["build", dir]);
+        let err = text(&out.stderr);
+        assert!(out.status.success(), "{err}");
+        err
+    };
+    let first = build();
+    assert!(
+        first.contains("listing .dockerignore Dockerfile app docs docs: keep.md txt: a.txt b.txt"),
+        "{first}"
+    );
+    let stamp = |err: &str| {
+        err.rsplit("stamp=")
+            .next()
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    // An excluded file is not part of any step's input: changing it is a cache hit.
+    std::fs::write(ctx.path().join(".env"), "API_TOKEN=changed").unwrap();
+    assert_eq!(stamp(&build()), stamp(&first));
+    // An included one is a miss.
+    std::fs::write(ctx.path().join("app/c.md"), "changed").unwrap();
+    assert_ne!(stamp(&build()), stamp(&first));
+    // Excluded and unmatched sources are errors in Docker's words.
+    for (source, message) in [
+        (".env", "line 2: lstat .env: no such file or directory"),
+        ("*.nothing", "line 2: no source files were specified"),
+        (
+            "../outside",
+            "line 2: ../outside is outside the build context",
+        ),
+    ] {
+        std::fs::write(
+            ctx.path().join("Dockerfile"),
+            format!("FROM busybox\nCOPY {source} /x\n"),
+        )
+        .unwrap();
+        let out = hush(home(), &["build", dir]);
+        assert!(!out.status.success());
+        assert!(text(&out.stderr).contains(message), "{}", text(&out.stderr));
+    }
+}

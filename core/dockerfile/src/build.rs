@@ -26,6 +26,7 @@ use hush_secrets::Secret;
 use hush_sshagent::{AgentListener, SshSources};
 use oci_spec::image::{Config, History, HistoryBuilder};
 
+use crate::context::Context;
 use crate::error::{DockerfileError, Result};
 use crate::expand::process;
 use crate::layer::write_layer_tar;
@@ -194,21 +195,6 @@ fn absolute(workdir: &str, path: &str) -> String {
     out
 }
 
-/// A context-relative source, refusing paths outside the context.
-fn context_relative(line: usize, src: &str) -> Result<String> {
-    let mut parts: Vec<String> = Vec::new();
-    for c in Path::new(src).components() {
-        match c {
-            Component::Normal(n) => parts.push(n.to_string_lossy().into_owned()),
-            Component::ParentDir if parts.pop().is_none() => {
-                return Err(at(line)(format!("{src} is outside the build context")))
-            }
-            _ => {}
-        }
-    }
-    Ok(parts.join("/"))
-}
-
 /// A step as shown in progress and image history.
 fn describe(cmd: &Command) -> String {
     let form = |s: &ShellOrExec| match s {
@@ -300,6 +286,7 @@ pub async fn build(
     let mut step_no = 0usize;
     let mut keep = Vec::new();
     let agents = AgentDir::new()?;
+    let context = Context::open(&opts.context).map_err(build_err)?;
     let mut tools = None;
     for (si, stage_ast) in file.stages.iter().enumerate() {
         if !needed[si] {
@@ -419,6 +406,7 @@ pub async fn build(
                         si,
                         &mut keep,
                         &mut tools,
+                        &context,
                     )
                     .await?;
                 }
@@ -686,14 +674,15 @@ async fn copy_step(
     si: usize,
     keep: &mut Vec<tempfile::TempDir>,
     tools: &mut Option<Directory>,
+    context: &Context,
 ) -> Result<Container> {
     let word = |raw: &str| process(raw, esc, &|n| st.var(args, n)).map_err(at(line));
     let mut sources = Vec::new();
     for raw in &c.sources {
         let s = word(raw)?;
-        if s.contains(['*', '?', '[']) {
+        if c.from.is_some() && s.contains(['*', '?', '[']) {
             return Err(at(line)(format!(
-                "wildcards in sources ({s}) are not supported by hush"
+                "wildcards in --from sources ({s}) are not supported by hush"
             )));
         }
         if add && crate::git::is_git_url(&s) {
@@ -724,24 +713,29 @@ async fn copy_step(
             (GIT_MOUNT, dir, Some("0:0"))
         }
         None => {
+            // Only the sources, filtered by .dockerignore, are mounted: the step's cache key
+            // covers exactly what it copies.
+            let staged = tempfile::Builder::new()
+                .prefix("hush-context-")
+                .tempdir()
+                .map_err(|e| build_err(format!("cannot make a directory for a copy: {e}")))?;
             let mut in_ctr = Vec::new();
             for s in &sources {
-                let rel = context_relative(line, s)?;
-                if std::fs::symlink_metadata(opts.context.join(&rel)).is_err() {
-                    return Err(at(line)(format!("{s}: not found in the build context")));
+                for rel in context.expand(s).map_err(at(line))? {
+                    context.stage(&rel, staged.path()).map_err(|e| {
+                        at(line)(format!("cannot read {rel} of the build context: {e}"))
+                    })?;
+                    in_ctr.push(if rel.is_empty() {
+                        CONTEXT_MOUNT.to_owned()
+                    } else {
+                        format!("{CONTEXT_MOUNT}/{rel}")
+                    });
                 }
-                in_ctr.push(if rel.is_empty() {
-                    CONTEXT_MOUNT.to_owned()
-                } else {
-                    format!("{CONTEXT_MOUNT}/{rel}")
-                });
             }
             sources = in_ctr;
-            (
-                CONTEXT_MOUNT,
-                Directory::host(&opts.context).map_err(build_err)?,
-                Some("0:0"),
-            )
+            let dir = Directory::host(staged.path()).map_err(build_err)?;
+            keep.push(staged);
+            (CONTEXT_MOUNT, dir, Some("0:0"))
         }
         Some(f) => {
             let f = word(f)?;
@@ -932,13 +926,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn paths_resolve_against_workdir_and_context() {
+    fn paths_resolve_against_workdir() {
         assert_eq!(absolute("/app", "x/y"), "/app/x/y");
         assert_eq!(absolute("/app", "../etc/"), "/etc/");
         assert_eq!(absolute("/", "/a/./b"), "/a/b");
-        assert_eq!(context_relative(1, "./a/../b").unwrap(), "b");
-        assert_eq!(context_relative(1, ".").unwrap(), "");
-        assert!(context_relative(1, "../x").is_err());
     }
 
     #[test]
