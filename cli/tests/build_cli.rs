@@ -209,10 +209,10 @@ fn mount_and_flag_errors_are_clear() {
         "{}",
         text(&out.stderr)
     );
-    let unsupported = context("FROM busybox\nEXPOSE 80\n", &[]);
+    let unsupported = context("FROM busybox\nHEALTHCHECK CMD true\n", &[]);
     let out = hush(home(), &["build", unsupported.path().to_str().unwrap()]);
     assert!(
-        text(&out.stderr).contains("line 2: unsupported instruction EXPOSE"),
+        text(&out.stderr).contains("line 2: unsupported instruction HEALTHCHECK"),
         "{}",
         text(&out.stderr)
     );
@@ -872,4 +872,50 @@ fn dockerignore_and_wildcard_sources() {
         assert!(!out.status.success());
         assert!(text(&out.stderr).contains(message), "{}", text(&out.stderr));
     }
+}
+
+#[test]
+fn metadata_instructions_and_shell() {
+    let ctx = context(
+        "FROM busybox\n\
+         ARG PORT=8080\n\
+         EXPOSE $PORT 53/udp 9000-9001\n\
+         VOLUME [\"/data\"]\n\
+         VOLUME /cache /logs\n\
+         STOPSIGNAL SIGTERM\n\
+         MAINTAINER hush team <team@example.com>\n\
+         SHELL [\"/bin/sh\", \"-xc\"]\n\
+         RUN echo shell-form\n\
+         CMD echo default\n",
+        &[],
+    );
+    let out = hush(
+        home(),
+        &["build", "-t", "metadata", ctx.path().to_str().unwrap()],
+    );
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    // `sh -x` traces the command: the RUN went through the SHELL.
+    assert!(err.contains("+ echo shell-form"), "{err}");
+    let config = image_config("metadata:latest");
+    let c = &config["config"];
+    let keys =
+        |v: &serde_json::Value| -> Vec<String> { v.as_object().unwrap().keys().cloned().collect() };
+    assert_eq!(
+        keys(&c["ExposedPorts"]),
+        ["53/udp", "8080/tcp", "9000/tcp", "9001/tcp"]
+    );
+    assert_eq!(keys(&c["Volumes"]), ["/cache", "/data", "/logs"]);
+    assert_eq!(c["StopSignal"], "SIGTERM");
+    assert_eq!(
+        c["Cmd"],
+        serde_json::json!(["/bin/sh", "-xc", "echo default"])
+    );
+    assert_eq!(config["author"], "hush team <team@example.com>");
+    let bad = context("FROM busybox\nEXPOSE 80/icmp\n", &[]);
+    let out = hush(home(), &["build", bad.path().to_str().unwrap()]);
+    assert!(text(&out.stderr).contains("line 2: invalid port \"80/icmp\" in EXPOSE"));
+    let bad = context("FROM busybox\nSHELL /bin/bash -c\n", &[]);
+    let out = hush(home(), &["build", bad.path().to_str().unwrap()]);
+    assert!(text(&out.stderr).contains("line 2: SHELL requires the arguments to be in JSON form"));
 }

@@ -16,7 +16,7 @@
 //!   exec, so the stage's image needs no shell or tools of its own.
 //! - ARG values reach `RUN` as environment variables, never the image config.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Component, Path, PathBuf};
 
 use hush_cache::LeakScanner;
@@ -32,6 +32,9 @@ use crate::expand::process;
 use crate::layer::write_layer_tar;
 use crate::mount::{parse_mount, RunMount, SecretMount, SshMount};
 use crate::parse::{ArgDecl, Command, CopyArgs, Dockerfile, ShellOrExec};
+
+/// The shell of shell forms until a `SHELL` instruction.
+const DEFAULT_SHELL: [&str; 2] = ["/bin/sh", "-c"];
 
 /// Where the build context is mounted for a copy.
 const CONTEXT_MOUNT: &str = "/.hush-build-context";
@@ -110,6 +113,12 @@ struct Stage {
     labels: BTreeMap<String, String>,
     cmd: Option<Vec<String>>,
     entrypoint: Option<Vec<String>>,
+    /// The shell of shell forms (`SHELL`; not stored in an OCI image).
+    shell: Vec<String>,
+    exposed: BTreeSet<String>,
+    volumes: BTreeSet<String>,
+    stop_signal: Option<String>,
+    author: Option<String>,
     /// History entries, with the index of the layer each step made (if any).
     history: Vec<(History, Option<usize>)>,
     layers: usize,
@@ -140,6 +149,11 @@ impl Stage {
                 .collect(),
             cmd: cfg.cmd().clone(),
             entrypoint: cfg.entrypoint().clone(),
+            shell: DEFAULT_SHELL.iter().map(|s| s.to_string()).collect(),
+            exposed: cfg.exposed_ports().iter().flatten().cloned().collect(),
+            volumes: cfg.volumes().iter().flatten().cloned().collect(),
+            stop_signal: cfg.stop_signal().clone(),
+            author: root.config.author().clone(),
             history: root
                 .config
                 .history()
@@ -195,6 +209,25 @@ fn absolute(workdir: &str, path: &str) -> String {
     out
 }
 
+/// The `port/protocol` entries of one `EXPOSE` word: `80`, `53/udp`, `8000-8002/tcp`.
+fn ports(word: &str) -> std::result::Result<Vec<String>, String> {
+    let bad = || format!("invalid port {word:?} in EXPOSE");
+    let (range, proto) = word.split_once('/').unwrap_or((word, "tcp"));
+    let proto = proto.to_ascii_lowercase();
+    if !matches!(proto.as_str(), "tcp" | "udp" | "sctp") {
+        return Err(bad());
+    }
+    let port = |p: &str| p.parse::<u16>().ok().filter(|&n| n > 0).ok_or_else(bad);
+    let (first, last) = match range.split_once('-') {
+        Some((a, b)) => (port(a)?, port(b)?),
+        None => (port(range)?, port(range)?),
+    };
+    if first > last {
+        return Err(bad());
+    }
+    Ok((first..=last).map(|p| format!("{p}/{proto}")).collect())
+}
+
 /// A step as shown in progress and image history.
 fn describe(cmd: &Command) -> String {
     let form = |s: &ShellOrExec| match s {
@@ -228,6 +261,11 @@ fn describe(cmd: &Command) -> String {
         Command::Label(p) => format!("LABEL {}", pairs(p)),
         Command::Cmd(c) => format!("CMD {}", form(c)),
         Command::Entrypoint(c) => format!("ENTRYPOINT {}", form(c)),
+        Command::Expose(w) => format!("EXPOSE {}", w.join(" ")),
+        Command::Volume(w) => format!("VOLUME {}", serde_json::to_string(w).unwrap_or_default()),
+        Command::StopSignal(s) => format!("STOPSIGNAL {s}"),
+        Command::Shell(s) => format!("SHELL {}", serde_json::to_string(s).unwrap_or_default()),
+        Command::Maintainer(m) => format!("MAINTAINER {m}"),
     }
 }
 
@@ -370,11 +408,25 @@ pub async fn build(
                     st.ctr = st.ctr.with_user(&u).map_err(build_err)?;
                     st.user = Some(u);
                 }
-                Command::Cmd(c) => st.cmd = Some(c.argv()),
+                Command::Cmd(c) => st.cmd = Some(c.argv(&st.shell)),
                 Command::Entrypoint(c) => {
-                    st.entrypoint = Some(c.argv());
+                    st.entrypoint = Some(c.argv(&st.shell));
                     st.cmd = None;
                 }
+                Command::Expose(words) => {
+                    for w in words {
+                        st.exposed
+                            .extend(ports(&word(&st, &args, w)?).map_err(at(line))?);
+                    }
+                }
+                Command::Volume(words) => {
+                    for w in words {
+                        st.volumes.insert(word(&st, &args, w)?);
+                    }
+                }
+                Command::StopSignal(raw) => st.stop_signal = Some(word(&st, &args, raw)?),
+                Command::Shell(list) => st.shell = list.clone(),
+                Command::Maintainer(raw) => st.author = Some(word(&st, &args, raw)?),
                 Command::Run { mounts, cmd } => {
                     layer_step = true;
                     let step = RunStep {
@@ -525,7 +577,7 @@ impl RunStep<'_> {
                 }
             }
         }
-        ctr = ctr.with_exec(&cmd.argv()).map_err(build_err)?;
+        ctr = ctr.with_exec(&cmd.argv(&st.shell)).map_err(build_err)?;
         for u in undo {
             ctr = match u {
                 Undo::Mount(p) => ctr.without_mount(&p),
@@ -905,6 +957,11 @@ async fn export(
     cfg.set_labels((!st.labels.is_empty()).then(|| st.labels.clone().into_iter().collect()));
     cfg.set_cmd(st.cmd.clone());
     cfg.set_entrypoint(st.entrypoint.clone());
+    let set = |s: &BTreeSet<String>| (!s.is_empty()).then(|| s.iter().cloned().collect());
+    cfg.set_exposed_ports(set(&st.exposed));
+    cfg.set_volumes(set(&st.volumes));
+    cfg.set_stop_signal(st.stop_signal.clone());
+    config.set_author(st.author.clone());
     config.set_config(Some(cfg));
     config.set_history(Some(history));
     // ENV, ARG-derived values, labels and history are stored in the clear: none may hold a
@@ -924,6 +981,19 @@ async fn export(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn expose_words_become_port_entries() {
+        assert_eq!(ports("80").unwrap(), ["80/tcp"]);
+        assert_eq!(ports("53/UDP").unwrap(), ["53/udp"]);
+        assert_eq!(
+            ports("8000-8002").unwrap(),
+            ["8000/tcp", "8001/tcp", "8002/tcp"]
+        );
+        for bad in ["0", "http", "80/icmp", "9-3", "70000", "80/"] {
+            assert!(ports(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn paths_resolve_against_workdir() {

@@ -49,10 +49,11 @@ pub enum ShellOrExec {
 }
 
 impl ShellOrExec {
-    /// The argument vector (`/bin/sh -c TEXT` for the shell form).
-    pub fn argv(&self) -> Vec<String> {
+    /// The argument vector (`SHELL... TEXT` for the shell form, `shell` being e.g.
+    /// `["/bin/sh", "-c"]`).
+    pub fn argv(&self, shell: &[String]) -> Vec<String> {
         match self {
-            Self::Shell(text) => vec!["/bin/sh".into(), "-c".into(), text.clone()],
+            Self::Shell(text) => shell.iter().cloned().chain([text.clone()]).collect(),
             Self::Exec(args) => args.clone(),
         }
     }
@@ -95,6 +96,16 @@ pub enum Command {
     Cmd(ShellOrExec),
     /// `ENTRYPOINT`.
     Entrypoint(ShellOrExec),
+    /// `EXPOSE port[/protocol] ...`, raw words.
+    Expose(Vec<String>),
+    /// `VOLUME ["/a", ...]` or `VOLUME /a /b`, raw.
+    Volume(Vec<String>),
+    /// `STOPSIGNAL signal`, raw.
+    StopSignal(String),
+    /// `SHELL ["executable", "parameters"...]`: the shell of later shell forms.
+    Shell(Vec<String>),
+    /// `MAINTAINER name` (deprecated): the image's author.
+    Maintainer(String),
 }
 
 /// The arguments of `COPY` and `ADD`, raw.
@@ -248,14 +259,19 @@ fn heredoc(line: usize, args: &str) -> Result<()> {
     Ok(())
 }
 
+/// A JSON array of strings (the exec form), if `args` is one.
+fn json_list(args: &str) -> Option<Vec<String>> {
+    args.starts_with('[')
+        .then(|| serde_json::from_str::<Vec<String>>(args).ok())
+        .flatten()
+}
+
 fn shell_or_exec(line: usize, args: &str, what: &str) -> Result<ShellOrExec> {
-    if args.starts_with('[') {
-        if let Ok(list) = serde_json::from_str::<Vec<String>>(args) {
-            if list.is_empty() {
-                return Err(parse_err(line, format!("{what} needs a command")));
-            }
-            return Ok(ShellOrExec::Exec(list));
+    if let Some(list) = json_list(args) {
+        if list.is_empty() {
+            return Err(parse_err(line, format!("{what} needs a command")));
         }
+        return Ok(ShellOrExec::Exec(list));
     }
     if args.is_empty() {
         return Err(parse_err(line, format!("{what} needs a command")));
@@ -456,7 +472,40 @@ fn instruction(file: &mut Dockerfile, line: usize, text: &str) -> Result<()> {
         "ADD" => Command::Add(copy_args(line, args, escape, "ADD", &["chown", "chmod"])?),
         "CMD" => Command::Cmd(shell_or_exec(line, args, "CMD")?),
         "ENTRYPOINT" => Command::Entrypoint(shell_or_exec(line, args, "ENTRYPOINT")?),
-        "MAINTAINER" | "EXPOSE" | "VOLUME" | "STOPSIGNAL" | "HEALTHCHECK" | "SHELL" | "ONBUILD" => {
+        "EXPOSE" | "VOLUME" => {
+            let words = match json_list(args) {
+                Some(list) if keyword == "VOLUME" => list,
+                _ => split_words(args, escape),
+            };
+            if words.is_empty() {
+                return Err(parse_err(line, format!("{keyword} needs an argument")));
+            }
+            if keyword == "EXPOSE" {
+                Command::Expose(words)
+            } else {
+                Command::Volume(words)
+            }
+        }
+        "STOPSIGNAL" | "MAINTAINER" => {
+            if args.is_empty() {
+                return Err(parse_err(line, format!("{keyword} needs an argument")));
+            }
+            if keyword == "STOPSIGNAL" {
+                Command::StopSignal(args.to_owned())
+            } else {
+                Command::Maintainer(args.to_owned())
+            }
+        }
+        "SHELL" => match json_list(args) {
+            Some(list) if !list.is_empty() => Command::Shell(list),
+            _ => {
+                return Err(parse_err(
+                    line,
+                    "SHELL requires the arguments to be in JSON form",
+                ))
+            }
+        },
+        "HEALTHCHECK" | "ONBUILD" => {
             return Err(DockerfileError::Unsupported {
                 line,
                 instruction: keyword,
@@ -543,8 +592,9 @@ mod tests {
                 "echo".into()
             ]))
         );
+        let sh = ["/bin/sh".to_owned(), "-c".to_owned()];
         assert_eq!(
-            ShellOrExec::Shell("echo x".into()).argv(),
+            ShellOrExec::Shell("echo x".into()).argv(&sh),
             vec!["/bin/sh", "-c", "echo x"]
         );
     }
@@ -560,10 +610,10 @@ mod tests {
                 cmd: ShellOrExec::Shell("echo a   b".into())
             }
         );
-        let e = parse("FROM busybox\n\nEXPOSE 80\n").unwrap_err();
+        let e = parse("FROM busybox\n\nONBUILD RUN true\n").unwrap_err();
         assert_eq!(
             e.to_string(),
-            "Dockerfile line 3: unsupported instruction EXPOSE"
+            "Dockerfile line 3: unsupported instruction ONBUILD"
         );
         let e = parse("FROM busybox\nFROBNICATE x\n").unwrap_err();
         assert_eq!(
