@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 
 mod common;
 
-use common::{hush as hush_env, import_busybox, text};
+use common::{git, hush as hush_env, import_busybox, text};
 
 const PW: &str = "pw";
 const URI_SECRET: &str = "uri-secret-value-9Kq";
@@ -468,16 +468,6 @@ fn git_server(root: std::path::PathBuf, token: &'static str) -> GitServer {
         authorized,
         leaked,
     }
-}
-
-fn git(dir: &Path, args: &[&str]) {
-    let out = Command::new("git")
-        .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "git {args:?}: {}", text(&out.stderr));
 }
 
 #[test]

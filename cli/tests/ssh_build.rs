@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 mod common;
 
-use common::{import_busybox, import_busybox_with, text};
+use common::{git, import_busybox, import_busybox_with, text};
 
 /// A HUSH_HOME with `busybox` and `ssh-tools` (busybox plus `ssh-add`) imported.
 fn home() -> &'static Path {
@@ -320,16 +320,6 @@ fn sshd(dir: &Path, key: &Path) -> Sshd {
         port,
         known_hosts,
     }
-}
-
-fn git(dir: &Path, args: &[&str]) {
-    let out = Command::new("git")
-        .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "git {args:?}: {}", text(&out.stderr));
 }
 
 /// A bare repository at `dir/name.git` with the given files committed.

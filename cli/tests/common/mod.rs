@@ -68,3 +68,14 @@ pub fn import_busybox_with(home: &Path, tag: &str, programs: &[&str]) {
     let out = hush(home, &["image", "import", "--tag", tag, tarball], &[]);
     assert!(out.status.success(), "{}", text(&out.stderr));
 }
+
+/// Runs `git ARGS` in `dir` (with a throwaway identity for commits); it must succeed.
+pub fn git(dir: &Path, args: &[&str]) {
+    let out = Command::new("git")
+        .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "git {args:?}: {}", text(&out.stderr));
+}
