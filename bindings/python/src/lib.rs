@@ -93,6 +93,22 @@ impl Connection {
         })
     }
 
+    /// [`Connection::evaluate`] for a caller without an event loop (a coroutine that
+    /// `hush._driver` runs before it needs one): waits in place, without the GIL.
+    #[pyo3(signature = (chain_json, root=None))]
+    fn evaluate_blocking(
+        &self,
+        py: Python<'_>,
+        chain_json: &str,
+        root: Option<String>,
+    ) -> PyResult<String> {
+        let chain: Value = serde_json::from_str(chain_json)
+            .map_err(|e| error("query", &format!("the chain is not JSON: {e}")))?;
+        let request = json!({"op": "evaluate", "root": root, "chain": chain});
+        let value = reply(py.detach(|| self.channel.call_blocking(request)))?;
+        Ok(value.to_string())
+    }
+
     /// Makes a secret from a value in the session; returns its id.
     fn set_secret(&self, py: Python<'_>, name: &str, plaintext: &[u8]) -> PyResult<String> {
         let request = json!({"op": "set_secret", "name": name, "plaintext": B64.encode(plaintext)});
@@ -120,6 +136,21 @@ impl Connection {
                 })?;
             Ok(Python::attach(|py| PyBytes::new(py, &bytes).unbind()))
         })
+    }
+
+    /// [`Connection::plaintext`] for a caller without an event loop, as `evaluate_blocking`.
+    fn plaintext_blocking<'py>(
+        &self,
+        py: Python<'py>,
+        secret_id: &str,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let request = json!({"op": "plaintext", "id": secret_id});
+        let value = reply(py.detach(|| self.channel.call_blocking(request)))?;
+        let bytes = value
+            .as_str()
+            .and_then(|text| B64.decode(text).ok())
+            .ok_or_else(|| error("session", "the session answered plaintext without a value"))?;
+        Ok(PyBytes::new(py, &bytes))
     }
 
     /// Inside `hush call`: sends the module's description (JSON) and returns the call asked
