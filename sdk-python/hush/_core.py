@@ -15,7 +15,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Callable, TypeVar, Union
 
-from . import _native
+from . import _driver, _native
 from ._errors import QueryError
 
 if TYPE_CHECKING:
@@ -73,17 +73,21 @@ class Object:
 
     async def _evaluate(self, field: str, args: dict[str, Input]) -> object:
         root, chain = self._query(field, args)
-        return json.loads(await connection().evaluate(chain, root))
+        return await evaluate(chain, root)
 
     async def _secret_id(self) -> str:
         """The id of the secret ``self`` names, evaluating its chain if needed."""
         if self._id is not None and self._parent is None:
             return self._id
         root, chain = self._query()
-        return _output_id(json.loads(await connection().evaluate(chain, root)), self._type_name)
+        return _output_id(await evaluate(chain, root), self._type_name)
 
     async def _plaintext(self) -> str:
-        value = await connection().plaintext(await self._secret_id())
+        secret_id = await self._secret_id()
+        if _driver.in_place():
+            value = connection().plaintext_blocking(secret_id)
+        else:
+            value = await connection().plaintext(secret_id)
         return value.decode("utf-8", "surrogateescape")
 
     def __repr__(self) -> str:
@@ -91,6 +95,13 @@ class Object:
         steps = [f"{n._field}({_repr_args(n._args)})" for n in nodes]
         head = [f"id={root!r}"] if root is not None else []
         return f"{self._type_name}({'.'.join(head + steps)})"
+
+
+async def evaluate(chain: str, root: str | None) -> object:
+    """Evaluates a JSON chain in the session; its output, decoded."""
+    if _driver.in_place():
+        return json.loads(connection().evaluate_blocking(chain, root))
+    return json.loads(await connection().evaluate(chain, root))
 
 
 def _init(obj: Object, parent: Object | None, field: str, args: dict[str, Input], object_id: str | None) -> None:

@@ -15,7 +15,7 @@ import types
 import typing
 from typing import Any, Callable, TypeVar, Union
 
-from . import _core, _generated
+from . import _core, _driver, _generated
 
 C = TypeVar("C", bound=type)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -187,7 +187,7 @@ async def _encode_result(value: object) -> Any:
         if not nodes and root is not None:
             return {"type": obj._type_name, "id": root}
         root, chain = obj._query()
-        return json.loads(await _core.connection().evaluate(chain, root))
+        return await _core.evaluate(chain, root)
     if isinstance(value, (list, tuple)):
         return [await _encode_result(v) for v in value]
     return _encode_plain(value)
@@ -204,15 +204,15 @@ def _main_object(wanted: str) -> type:
 
 
 def _call(cls: type, call: dict[str, Any], description: dict[str, Any]) -> Any:
-    """Calls the function; the event loop starts only for coroutines and object results."""
+    """Calls the function; a coroutine, or an object result to evaluate, is run by
+    ``_driver.run``, which imports asyncio and starts an event loop only when the coroutine
+    imports asyncio itself."""
     spec = next(f for f in description["functions"] if f["name"] == call["function"])
     types_by_name = {a["name"]: a["type"] for a in spec["args"]}
     kwargs = {name: _decode_arg(v, types_by_name[name]) for name, v in call["args"].items()}
     result = getattr(cls(), call["function"])(**kwargs)
     if hasattr(result, "__await__") or _has_object(result):
-        import asyncio
-
-        return asyncio.run(_settle(result))
+        return _driver.run(_settle(result))
     return _encode_plain(result)
 
 
