@@ -35,7 +35,10 @@
 //!   - standard and URL-safe base64 in all three byte alignments: the characters of the
 //!     encoding that depend only on the secret's bytes when it begins at offset 0, 1 or 2 of
 //!     a 3-byte group (partial characters at both edges and padding dropped), so that
-//!     `base64(prefix + secret + suffix)` is caught whatever the prefix;
+//!     `base64(prefix + secret + suffix)` is caught whatever the prefix; and, for a secret
+//!     encoded alone, each line of its standard encoding wrapped at 76 columns (`base64`,
+//!     MIME) or 64 (PEM, `openssl base64`), so `base64 key.json` is scrubbed line by line
+//!     (wrapped encodings of a secret inside longer data are not recognised);
 //!   - lower- and upper-case hex;
 //!   - percent-encoding as produced by `encodeURIComponent`, Python's `quote` and
 //!     `quote_plus` (upper-case hex digits);

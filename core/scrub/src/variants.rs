@@ -7,6 +7,9 @@ use zeroize::Zeroizing;
 /// Lines of a multi-line secret are scrubbed on their own from this length on.
 pub(crate) const LINE_MIN_LEN: usize = 8;
 
+/// Line widths base64 encoders wrap at: 76 (`base64`, MIME) and 64 (PEM, `openssl base64`).
+const BASE64_WRAP_WIDTHS: [usize; 2] = [76, 64];
+
 const B64_STD: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 const B64_URL: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 const HEX_LOWER: &[u8; 16] = b"0123456789abcdef";
@@ -19,7 +22,8 @@ pub(crate) type Bytes = Zeroizing<Vec<u8>>;
 ///
 /// For the value and, if it differs, the value with surrounding ASCII whitespace trimmed:
 /// - the bytes themselves, plus (if it contains `\n`) its all-`\n` and all-`\r\n` forms;
-/// - standard and URL-safe base64 at the three byte alignments ([`base64_aligned`]);
+/// - standard and URL-safe base64 at the three byte alignments ([`base64_aligned`]), and the
+///   lines of the standard encoding wrapped at 76 and 64 columns (the secret encoded alone);
 /// - lower- and upper-case hex;
 /// - percent-encoding as done by `encodeURIComponent`, Python's `quote` and `quote_plus`;
 /// - the inside of a JSON string as written by `JSON.stringify`/serde_json, by Python's
@@ -43,6 +47,12 @@ pub(crate) fn needles(secret: &[u8], min_len: usize) -> Vec<Bytes> {
         for align in 0..3 {
             out.push(base64_aligned(value, align, B64_STD));
             out.push(base64_aligned(value, align, B64_URL));
+        }
+        let encoded = base64_aligned(value, 0, B64_STD);
+        for width in BASE64_WRAP_WIDTHS {
+            if encoded.len() > width {
+                out.extend(encoded.chunks(width).map(copy));
+            }
         }
         out.push(hex(value, HEX_LOWER));
         out.push(hex(value, HEX_UPPER));

@@ -157,6 +157,34 @@ fn base64_in_all_three_alignments() {
 }
 
 #[test]
+fn base64_wrapped_at_76_and_64_columns() {
+    // A service-account key: long enough that `base64` and `openssl base64` wrap it.
+    let secret: Vec<u8> = (0..150u32).map(|i| b'!' + (i * 7 % 90) as u8).collect();
+    let encoded = STANDARD.encode(&secret);
+    for width in [76, 64] {
+        let wrapped: Vec<String> = encoded
+            .as_bytes()
+            .chunks(width)
+            .map(|c| String::from_utf8(c.to_vec()).unwrap())
+            .collect();
+        for newline in ["\n", "\r\n"] {
+            let text = format!("key:\n{}\ndone", wrapped.join(newline));
+            let out = scrub(&[&secret], text.as_bytes());
+            for line in &wrapped[..wrapped.len() - 1] {
+                assert!(!out.contains(line.as_str()), "{width}: {out}");
+            }
+            // The last line keeps only what depends on the padding.
+            let last = wrapped.last().unwrap();
+            assert!(!out.contains(&last[..last.len() - 3]), "{width}: {out}");
+            assert!(
+                out.starts_with("key:\n***") && out.ends_with("\ndone"),
+                "{out}"
+            );
+        }
+    }
+}
+
+#[test]
 fn url_safe_base64_without_padding() {
     let secret = b"\xfb\xff\xfe-binary-token-\xfb\xff";
     let s = scrubber(&[secret]);
