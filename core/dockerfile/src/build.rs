@@ -11,9 +11,10 @@
 //!   for that one step (read-only forward or in-memory keys, see `hush-sshagent`), mounted
 //!   with the mount's owner and mode, and named by `SSH_AUTH_SOCK` unless the step already
 //!   has one; a missing optional agent mounts nothing and sets nothing.
-//! - `COPY`/`ADD` mount the source (the build context, or the root of a stage or image) and
-//!   copy as root with the host's static busybox (`sh`, `cp`, `tar`, ...), mounted for that one
-//!   exec, so the stage's image needs no shell or tools of its own.
+//! - `COPY`/`ADD` mount the source (the build context, a git clone or URL downloads made on
+//!   the host, or the root of a stage or image) and copy as root with the host's static
+//!   busybox (`sh`, `cp`, `tar`, ...), mounted for that one exec, so the stage's image needs
+//!   no shell or tools of its own.
 //! - ARG values reach `RUN` as environment variables, never the image config.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -40,6 +41,8 @@ const DEFAULT_SHELL: [&str; 2] = ["/bin/sh", "-c"];
 const CONTEXT_MOUNT: &str = "/.hush-build-context";
 /// Where a clone of a git repository is mounted for `ADD <git URL>`.
 const GIT_MOUNT: &str = "/.hush-build-git";
+/// Where downloads are mounted for `ADD <URL>`.
+const HTTP_MOUNT: &str = "/.hush-build-http";
 /// Where a stage's or image's root is mounted for `COPY --from`.
 const FROM_MOUNT: &str = "/.hush-build-from";
 
@@ -50,8 +53,8 @@ const TOOLS: [&str; 8] = [
     "sh", "cp", "mkdir", "chown", "chmod", "tar", "dirname", "true",
 ];
 
-/// The copy script: `sh -c SCRIPT copy OWNER MODE DEST MULTI ADD SRC...`, run by the tools'
-/// `sh` with only the tools on PATH.
+/// The copy script: `sh -c SCRIPT copy OWNER MODE DEST MULTI ADD SRC...` (`ADD` = 1 unpacks
+/// tar archives), run by the tools' `sh` with only the tools on PATH.
 const COPY_SCRIPT: &str = r#"set -e
 PATH=/.hush-build-tools
 own=$1 mode=$2 dest=$3 multi=$4 add=$5; shift 5
@@ -257,7 +260,10 @@ fn describe(cmd: &Command) -> String {
             Some(f) => format!("COPY --from={f} {}", copy(c)),
             None => format!("COPY {}", copy(c)),
         },
-        Command::Add(c) => format!("ADD {}", copy(c)),
+        Command::Add(c) => {
+            let sources: Vec<String> = c.sources.iter().map(|s| crate::http::redact(s)).collect();
+            format!("ADD {} {}", sources.join(" "), c.dest)
+        }
         Command::Label(p) => format!("LABEL {}", pairs(p)),
         Command::Cmd(c) => format!("CMD {}", form(c)),
         Command::Entrypoint(c) => format!("ENTRYPOINT {}", form(c)),
@@ -741,16 +747,60 @@ async fn copy_step(
             if c.sources.len() != 1 {
                 return Err(at(line)("ADD of a git repository takes one source".into()));
             }
-        } else if add && s.contains("://") {
+        } else if add && s.contains("://") && !crate::http::is_http_url(&s) {
             return Err(at(line)(format!(
-                "ADD of remote sources other than git ({s}) is not supported by hush"
+                "ADD of remote sources other than git and http(s) ({}) is not supported by hush",
+                crate::http::redact(&s)
             )));
         }
         sources.push(s);
     }
     let dest = absolute(&st.workdir, &word(&c.dest)?);
     let git = sources.first().filter(|s| add && crate::git::is_git_url(s));
+    // URLs (not git): downloaded on the host, copied as they are (never unpacked).
+    let urls = if git.is_none() && add {
+        sources
+            .iter()
+            .filter(|s| crate::http::is_http_url(s))
+            .count()
+    } else {
+        0
+    };
+    if urls > 0 && urls != sources.len() {
+        return Err(at(line)(
+            "ADD of URLs and local files in one instruction is not supported by hush; use two"
+                .into(),
+        ));
+    }
+    let checksum = c.checksum.as_deref().map(word).transpose()?;
+    if checksum.is_some() && urls == 0 {
+        return Err(at(line)(format!(
+            "checksum can't be specified for non-HTTP(S) sources ({})",
+            sources.join(" ")
+        )));
+    }
     let (mount, dir, owner_default) = match &c.from {
+        None if urls > 0 => {
+            let downloads = tempfile::Builder::new()
+                .prefix("hush-http-")
+                .tempdir()
+                .map_err(|e| build_err(format!("cannot make a directory for a download: {e}")))?;
+            let mut in_ctr = Vec::new();
+            for (i, url) in sources.iter().enumerate() {
+                let into = downloads.path().join(i.to_string());
+                std::fs::create_dir(&into).map_err(|e| {
+                    build_err(format!("cannot make a directory for a download: {e}"))
+                })?;
+                let name = crate::http::download(url, &into, checksum.as_deref(), &opts.secrets)
+                    .await
+                    .map_err(|e| build_err(format!("Dockerfile line {line}: {e}")))?;
+                in_ctr.push(format!("{HTTP_MOUNT}/{i}/{name}"));
+            }
+            sources = in_ctr;
+            let dir = Directory::host(downloads.path()).map_err(build_err)?;
+            keep.push(downloads);
+            (HTTP_MOUNT, dir, Some("0:0"))
+        }
         None if git.is_some() => {
             let clone = tempfile::Builder::new()
                 .prefix("hush-git-")
@@ -825,7 +875,7 @@ async fn copy_step(
         mode,
         dest,
         if sources.len() > 1 { "1" } else { "0" }.into(),
-        if add { "1" } else { "0" }.into(),
+        if add && urls == 0 { "1" } else { "0" }.into(),
     ];
     argv.extend(sources);
     let restore = st.user.clone().unwrap_or_else(|| "0".into());

@@ -7,6 +7,7 @@
 //! - [`flags`]: the `--secret` and `--build-arg` flag grammars of `docker build`.
 //! - [`build`]: the frontend on the container engine, exporting into the image store.
 //! - [`git`]: git contexts and `ADD <git URL>` with `GIT_AUTH_TOKEN`/`GIT_AUTH_HEADER`.
+//! - [`http`]: `ADD <http(s) URL>` with `HTTP_AUTH_HEADER_<host>`/`HTTP_AUTH_TOKEN_<host>`.
 //! - [`layer`]: overlayfs layer directories as OCI layer tars.
 //! - [`context`]: the build context filtered by `.dockerignore`, and wildcard COPY/ADD sources.
 //! - [`lint`]: BuildKit's `SecretsUsedInArgOrEnv` check (a warning, not an error).
@@ -17,6 +18,7 @@ pub mod error;
 pub mod expand;
 pub mod flags;
 pub mod git;
+pub mod http;
 pub mod layer;
 pub mod lint;
 pub mod mount;

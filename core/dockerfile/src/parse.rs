@@ -88,7 +88,7 @@ pub enum Command {
     User(String),
     /// `COPY [--from=..] [--chown=..] [--chmod=..] SRC... DEST` (raw words).
     Copy(CopyArgs),
-    /// `ADD [--chown=..] [--chmod=..] SRC... DEST` (raw words).
+    /// `ADD [--chown=..] [--chmod=..] [--checksum=..] SRC... DEST` (raw words).
     Add(CopyArgs),
     /// `LABEL k=v ...`, raw.
     Label(Vec<(String, String)>),
@@ -117,6 +117,8 @@ pub struct CopyArgs {
     pub chown: Option<String>,
     /// `--chmod` (octal).
     pub chmod: Option<String>,
+    /// `--checksum` (ADD of a URL only): `sha256:<hex>`.
+    pub checksum: Option<String>,
     /// Sources.
     pub sources: Vec<String>,
     /// Destination.
@@ -369,6 +371,7 @@ fn copy_args(
         match name.as_str() {
             "from" => out.from = Some(value),
             "chown" => out.chown = Some(value),
+            "checksum" => out.checksum = Some(value),
             _ => out.chmod = Some(value),
         }
     }
@@ -469,7 +472,13 @@ fn instruction(file: &mut Dockerfile, line: usize, text: &str) -> Result<()> {
             "COPY",
             &["from", "chown", "chmod"],
         )?),
-        "ADD" => Command::Add(copy_args(line, args, escape, "ADD", &["chown", "chmod"])?),
+        "ADD" => Command::Add(copy_args(
+            line,
+            args,
+            escape,
+            "ADD",
+            &["chown", "chmod", "checksum"],
+        )?),
         "CMD" => Command::Cmd(shell_or_exec(line, args, "CMD")?),
         "ENTRYPOINT" => Command::Entrypoint(shell_or_exec(line, args, "ENTRYPOINT")?),
         "EXPOSE" | "VOLUME" => {
@@ -643,5 +652,19 @@ mod tests {
         };
         assert_eq!(c.sources, vec!["\"a b\""]);
         assert_eq!(c.dest, "\"/d\"");
+    }
+
+    #[test]
+    fn add_takes_a_checksum_and_copy_does_not() {
+        let df = parse("FROM busybox\nADD --checksum=sha256:ab https://h/f /d/\n").unwrap();
+        let Command::Add(c) = &df.stages[0].instructions[0].command else {
+            panic!()
+        };
+        assert_eq!(c.checksum.as_deref(), Some("sha256:ab"));
+        let e = parse("FROM busybox\nCOPY --checksum=sha256:ab f /d\n").unwrap_err();
+        assert!(
+            e.to_string().contains("COPY --checksum is not supported"),
+            "{e}"
+        );
     }
 }
