@@ -387,11 +387,12 @@ COPY --chown=1000:1000 --chmod=600 hello.txt /owned
     assert!(text(&out.stdout).is_empty());
 }
 
-/// A git server on loopback (git's "dumb" HTTP protocol: static files of a bare repository)
-/// that answers only requests carrying `Authorization: basic base64(x-access-token:TOKEN)`,
-/// and, while serving each one, looks for the token in every process's command line.
-struct GitServer {
-    url: String,
+/// A static file server on loopback that answers only requests carrying
+/// `Authorization: <expected>` (compared case-insensitively, as git's `basic` is), and, while
+/// serving each one, looks for `token` in every process's command line.
+struct FileServer {
+    /// `http://127.0.0.1:PORT`.
+    base: String,
     authorized: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     leaked: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
@@ -403,18 +404,13 @@ fn token_in_a_cmdline(token: &str) -> bool {
     })
 }
 
-fn git_server(root: std::path::PathBuf, token: &'static str) -> GitServer {
-    use base64::Engine as _;
+fn file_server(root: std::path::PathBuf, expected: String, token: &'static str) -> FileServer {
     use std::io::{BufRead, BufReader, Write};
     use std::sync::atomic::Ordering;
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let authorized = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let leaked = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let expected = format!(
-        "basic {}",
-        base64::engine::general_purpose::STANDARD.encode(format!("x-access-token:{token}"))
-    );
     let (a, l) = (authorized.clone(), leaked.clone());
     std::thread::spawn(move || {
         for stream in listener.incoming().flatten() {
@@ -447,7 +443,7 @@ fn git_server(root: std::path::PathBuf, token: &'static str) -> GitServer {
                 .to_owned();
             let file = root.join(&path);
             let response = if !ok {
-                b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"git\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec()
+                b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"hush\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec()
             } else if let Ok(body) = std::fs::read(&file) {
                 a.fetch_add(1, Ordering::SeqCst);
                 let mut r = format!(
@@ -463,11 +459,22 @@ fn git_server(root: std::path::PathBuf, token: &'static str) -> GitServer {
             let _ = out.write_all(&response);
         }
     });
-    GitServer {
-        url: format!("http://127.0.0.1:{port}/repo.git"),
+    FileServer {
+        base: format!("http://127.0.0.1:{port}"),
         authorized,
         leaked,
     }
+}
+
+/// A git server (git's "dumb" HTTP protocol: the static files of the bare repositories in
+/// `root`) for `Authorization: basic base64(x-access-token:TOKEN)`.
+fn git_server(root: std::path::PathBuf, token: &'static str) -> FileServer {
+    use base64::Engine as _;
+    let expected = format!(
+        "basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("x-access-token:{token}"))
+    );
+    file_server(root, expected, token)
 }
 
 #[test]
@@ -489,7 +496,8 @@ fn git_context_and_add_with_auth_tokens_never_on_a_command_line() {
     git(tmp.path(), &["clone", "-q", "--bare", "work", "repo.git"]);
     git(&tmp.path().join("repo.git"), &["update-server-info"]);
     let server = git_server(tmp.path().to_path_buf(), TOKEN);
-    let repo_arg = format!("REPO={}", server.url);
+    let url = format!("{}/repo.git", server.base);
+    let repo_arg = format!("REPO={url}");
     let build = |secret: &str, tag: &str| {
         hush_env(
             home(),
@@ -501,7 +509,7 @@ fn git_context_and_add_with_auth_tokens_never_on_a_command_line() {
                 &repo_arg,
                 "-t",
                 tag,
-                &server.url,
+                &url,
             ],
             &[("GIT_TEST_TOKEN", TOKEN)],
         )
@@ -516,7 +524,7 @@ fn git_context_and_add_with_auth_tokens_never_on_a_command_line() {
     );
     assert_eq!(server.authorized.load(Ordering::SeqCst), 0);
     // GIT_AUTH_TOKEN, then its host-scoped form (the host includes the port).
-    let host = server.url.split('/').nth(2).unwrap().to_owned();
+    let host = server.base.split('/').nth(2).unwrap().to_owned();
     for (secret, tag) in [
         (
             "id=GIT_AUTH_TOKEN,env=GIT_TEST_TOKEN".to_owned(),
@@ -552,6 +560,127 @@ fn git_context_and_add_with_auth_tokens_never_on_a_command_line() {
     assert_eq!(
         files_containing(home(), TOKEN.as_bytes()),
         Vec::<String>::new()
+    );
+}
+
+#[test]
+fn add_of_a_url_with_http_auth_secrets_and_checksum() {
+    use std::sync::atomic::Ordering;
+    const TOKEN: &str = "http-auth-token-Wc73";
+    let root = tempfile::tempdir().unwrap();
+    // A tarball: ADD of a URL copies it as it is.
+    let mut tar = tar::Builder::new(Vec::new());
+    let mut header = tar::Header::new_gnu();
+    header.set_size(6);
+    header.set_mode(0o644);
+    header.set_cksum();
+    tar.append_data(&mut header, "in.txt", &b"in tar"[..])
+        .unwrap();
+    std::fs::write(root.path().join("app.tar"), tar.into_inner().unwrap()).unwrap();
+    let sum = Command::new("sha256sum")
+        .arg(root.path().join("app.tar"))
+        .output()
+        .unwrap();
+    let sum = text(&sum.stdout)[..64].to_owned();
+    let server = file_server(root.path().to_path_buf(), format!("Bearer {TOKEN}"), TOKEN);
+    let ctx = context(
+        "FROM busybox\nARG URL\nARG SUM\n\
+         ADD --checksum=sha256:$SUM $URL/app.tar /dl/\n\
+         ADD --chown=1:2 --chmod=640 $URL/app.tar /renamed.tar\n\
+         RUN echo modes $(stat -c %a /dl/app.tar) $(stat -c '%u %g %a' /renamed.tar) \
+             && cmp /dl/app.tar /renamed.tar && [ ! -e /dl/in.txt ]\n",
+        &[],
+    );
+    let dir = ctx.path().to_str().unwrap();
+    let url_arg = format!("URL={}", server.base);
+    let bearer = format!("Bearer {TOKEN}");
+    let build = |secrets: &[&str], url: &str, sum: &str| {
+        let mut args = vec!["build".to_owned()];
+        for s in secrets {
+            args.extend(["--secret".to_owned(), s.to_string()]);
+        }
+        for a in [url.to_owned(), format!("SUM={sum}")] {
+            args.extend(["--build-arg".to_owned(), a]);
+        }
+        args.push(dir.to_owned());
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = hush_env(
+            home(),
+            &args,
+            &[
+                ("HTTP_TEST_TOKEN", TOKEN),
+                ("HTTP_TEST_HEADER", &bearer),
+                ("HTTP_TEST_WRONG", "wrong"),
+            ],
+        );
+        let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+        assert!(
+            !stdout.contains(TOKEN) && !stderr.contains(TOKEN),
+            "{stderr}"
+        );
+        (out.status.success(), stderr)
+    };
+    let token = "id=HTTP_AUTH_TOKEN_127.0.0.1,env=HTTP_TEST_TOKEN";
+    // No secret (and a port-scoped or `.`-separated one does not count): the server's 401,
+    // with the URL's credentials redacted.
+    let port = server.base.rsplit(':').next().unwrap();
+    let scoped = format!("id=HTTP_AUTH_TOKEN_127.0.0.1:{port},env=HTTP_TEST_TOKEN");
+    let creds = format!("URL=http://me:url-pw@127.0.0.1:{port}");
+    let (ok, err) = build(&[&scoped], &creds, &sum);
+    assert!(!ok);
+    assert!(
+        err.contains(&format!(
+            "line 4: ADD http://xxxxx:xxxxx@127.0.0.1:{port}/app.tar: the server answered 401 Unauthorized"
+        )),
+        "{err}"
+    );
+    assert!(!err.contains("url-pw"), "{err}");
+    assert_eq!(server.authorized.load(Ordering::SeqCst), 0);
+    // The token becomes `Bearer TOKEN`; the file lands at DEST, mode 600 or --chmod.
+    let (ok, err) = build(&[token], &url_arg, &sum);
+    assert!(ok, "{err}");
+    assert!(err.contains("modes 600 1 2 640"), "{err}");
+    assert_eq!(server.authorized.load(Ordering::SeqCst), 2);
+    // A header is used verbatim and beats the token.
+    let header = |env: &str| format!("id=HTTP_AUTH_HEADER_127.0.0.1,env={env}");
+    let (ok, err) = build(
+        &[
+            &header("HTTP_TEST_HEADER"),
+            "id=HTTP_AUTH_TOKEN_127.0.0.1,env=HTTP_TEST_WRONG",
+        ],
+        &url_arg,
+        &sum,
+    );
+    assert!(ok, "{err}");
+    let (ok, err) = build(&[&header("HTTP_TEST_WRONG"), token], &url_arg, &sum);
+    assert!(!ok);
+    assert!(err.contains("401 Unauthorized"), "{err}");
+    // A checksum mismatch names the URL and both digests.
+    let zeros = "0".repeat(64);
+    let (ok, err) = build(&[token], &url_arg, &zeros);
+    assert!(!ok);
+    assert!(
+        err.contains(&format!(
+            "line 4: ADD {}/app.tar: checksum mismatch: expected sha256:{zeros}, got sha256:{sum}",
+            server.base
+        )),
+        "{err}"
+    );
+    assert!(
+        !server.leaked.load(Ordering::SeqCst),
+        "the token was on a command line"
+    );
+    // --checksum is for URLs only.
+    std::fs::write(
+        ctx.path().join("Dockerfile"),
+        "FROM busybox\nADD --checksum=sha256:00 Dockerfile /x\n",
+    )
+    .unwrap();
+    let (ok, err) = build(&[], &url_arg, &sum);
+    assert!(!ok);
+    assert!(
+        err.contains("line 2: checksum can't be specified for non-HTTP(S) sources"),
+        "{err}"
     );
 }
 
