@@ -103,7 +103,8 @@ fn auth_header(
 }
 
 /// Clones `source` (`URL[#ref]`) into the empty or missing directory `dest`, without its
-/// `.git` directory. Errors carry git's own message (which never holds the credential).
+/// `.git` directory. Errors carry git's own message (which never holds the credential), with
+/// any `user:password@` of the URL redacted.
 pub fn clone(
     source: &str,
     dest: &Path,
@@ -164,9 +165,12 @@ pub fn clone(
         } else {
             ""
         };
+        // Credentials written into the URL are never shown, in hush's words or git's.
+        let shown = crate::http::redact(url);
+        let stderr = String::from_utf8_lossy(&out.stderr).replace(url, &shown);
         return Err(DockerfileError::Build(format!(
-            "git clone of {url} failed: {}{hint}",
-            String::from_utf8_lossy(&out.stderr).trim()
+            "git clone of {shown} failed: {}{hint}",
+            stderr.trim()
         )));
     }
     std::fs::remove_dir_all(dest.join(".git"))
@@ -176,6 +180,25 @@ pub fn clone(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn failed_clones_do_not_show_url_credentials() {
+        let dest = tempfile::tempdir().unwrap();
+        let url = "http://user:hunter2-pw@127.0.0.1:9/none.git";
+        let err = clone(
+            url,
+            &dest.path().join("x"),
+            &HashMap::new(),
+            &SshSources::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("git clone of http://xxxxx:xxxxx@127.0.0.1:9/none.git failed"),
+            "{err}"
+        );
+        assert!(!err.contains("hunter2-pw"), "{err}");
+    }
 
     #[test]
     fn git_urls_and_auth_lookup_order() {
