@@ -9,7 +9,7 @@
 //!   reach the upstream agent, and every other request (adding or removing keys, locking,
 //!   extensions) is refused without contacting it, so a build step can use the user's keys but not
 //!   change their agent;
-//! - an **in-memory agent** of private key files (OpenSSH Ed25519, ECDSA and RSA keys, PEM RSA
+//! - an **in-memory agent** of private key files (OpenSSH Ed25519, ECDSA P-256/P-384 and RSA keys, PEM RSA
 //!   keys): the keys are read into zeroizing buffers, held only in memory and zeroized on drop; the
 //!   agent lists and signs with them and refuses everything else. `Debug` output and errors show
 //!   public fingerprints and paths, never key material.
