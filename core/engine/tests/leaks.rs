@@ -54,8 +54,14 @@ async fn no_plaintext_on_disk_or_in_other_processes_during_an_exec() {
         .env("PLANTED", &value)
         .spawn()
         .unwrap();
-    let found = host_processes_containing(value.as_bytes());
-    assert_eq!(found, vec![format!("{}/environ", planted_proc.id())]);
+    // The kernel lets `spawn` return before the child's new environment is readable, so the
+    // control waits for it to appear.
+    let want = vec![format!("{}/environ", planted_proc.id())];
+    assert!(
+        wait_until(|| host_processes_containing(value.as_bytes()) == want),
+        "{:?}",
+        host_processes_containing(value.as_bytes())
+    );
     planted_proc.kill().unwrap();
     planted_proc.wait().unwrap();
 
