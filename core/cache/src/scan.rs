@@ -9,6 +9,7 @@ use std::fs;
 use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
+use std::time::{Duration, SystemTime};
 
 use hush_scrub::{Added, ScrubStream, Scrubber};
 
@@ -87,8 +88,10 @@ impl LeakScanner {
     }
 
     /// Scans the tree at `root` (an overlayfs upper directory: paths are reported as in the
-    /// container, `root` being `/`). Symlinks are not followed.
-    pub fn scan(&self, root: &Path) -> Result<Vec<Leak>> {
+    /// container, `root` being `/`). Symlinks are not followed. With `changed_since`, only
+    /// entries whose status changed at or after that time are searched (the inode change time,
+    /// which, unlike the modification time, no process can set back).
+    pub fn scan(&self, root: &Path, changed_since: Option<SystemTime>) -> Result<Vec<Leak>> {
         let mut leaks = Vec::new();
         if self.is_empty() {
             return Ok(leaks);
@@ -103,6 +106,12 @@ impl LeakScanner {
                 let shown = format!("{shown}/{}", name.to_string_lossy());
                 let meta =
                     fs::symlink_metadata(&path).map_err(CacheError::io(format!("scan {shown}")))?;
+                if meta.is_dir() {
+                    todo.push((path.clone(), shown.clone()));
+                }
+                if changed_since.is_some_and(|t| changed_at(&meta) < t) {
+                    continue;
+                }
                 let mut found = |place: LeakPlace, data: &dyn Fn(&Scrubber) -> Result<bool>| {
                     if data(&self.all)? {
                         for (label, one) in &self.each {
@@ -132,9 +141,6 @@ impl LeakScanner {
                 for (attr, value) in xattrs(&path) {
                     found(LeakPlace::Xattr(attr), &|s| Ok(changes(s, &value)))?;
                 }
-                if meta.is_dir() {
-                    todo.push((path, shown));
-                }
             }
         }
         leaks.sort_by(|a, b| (&a.path, &a.secret).cmp(&(&b.path, &b.secret)));
@@ -154,6 +160,18 @@ impl LeakScanner {
             .collect();
         found.sort();
         found
+    }
+}
+
+/// The inode change time of `meta`.
+fn changed_at(meta: &fs::Metadata) -> SystemTime {
+    use std::os::unix::fs::MetadataExt;
+    let (secs, nanos) = (meta.ctime(), meta.ctime_nsec());
+    let since_epoch = Duration::new(secs.unsigned_abs(), nanos.clamp(0, 999_999_999) as u32);
+    if secs >= 0 {
+        SystemTime::UNIX_EPOCH + since_epoch
+    } else {
+        SystemTime::UNIX_EPOCH - since_epoch
     }
 }
 
@@ -309,7 +327,7 @@ mod tests {
             ("env://TOKEN".to_owned(), TOKEN),
             ("other".to_owned(), &b"not-present-anywhere"[..]),
         ]);
-        let leaks = scanner.scan(root).unwrap();
+        let leaks = scanner.scan(root, None).unwrap();
         let shown: Vec<String> = leaks.iter().map(|l| l.to_string()).collect();
         assert_eq!(
             shown,
@@ -324,13 +342,41 @@ mod tests {
     }
 
     #[test]
+    fn changed_since_skips_older_entries_even_with_a_forged_mtime() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        fs::create_dir(root.join("old")).unwrap();
+        fs::write(root.join("old/kept"), TOKEN).unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        let since = SystemTime::now();
+        std::thread::sleep(Duration::from_millis(50));
+        fs::write(root.join("old/new"), TOKEN).unwrap();
+        // Setting the modification time back does not hide a change.
+        let f = fs::File::options()
+            .write(true)
+            .open(root.join("old/new"))
+            .unwrap();
+        f.set_modified(SystemTime::UNIX_EPOCH).unwrap();
+        let scanner = LeakScanner::new([("s".to_owned(), TOKEN)]);
+        let paths = |since| -> Vec<String> {
+            let leaks = scanner.scan(root, since).unwrap();
+            leaks.into_iter().map(|l| l.path).collect()
+        };
+        assert_eq!(paths(Some(since)), ["/old/new"]);
+        assert_eq!(paths(None), ["/old/kept", "/old/new"]);
+    }
+
+    #[test]
     fn clean_trees_and_prefixes_are_not_leaks() {
         let dir = tempfile::tempdir().unwrap();
         fs::write(dir.path().join("a"), &TOKEN[..TOKEN.len() - 1]).unwrap();
         fs::write(dir.path().join("b"), b"").unwrap();
         let scanner = LeakScanner::new([("t".to_owned(), TOKEN)]);
-        assert!(scanner.scan(dir.path()).unwrap().is_empty());
-        assert!(LeakScanner::new([]).scan(dir.path()).unwrap().is_empty());
+        assert!(scanner.scan(dir.path(), None).unwrap().is_empty());
+        assert!(LeakScanner::new([])
+            .scan(dir.path(), None)
+            .unwrap()
+            .is_empty());
     }
 
     #[test]

@@ -942,7 +942,7 @@ async fn export(
     let mut changed = vec![false; dirs.len()];
     for (i, dir) in dirs.iter().enumerate().skip(base) {
         // A step that wrote a secret into its filesystem would put it in a stored layer.
-        let leaks = scanner.scan(dir).map_err(build_err)?;
+        let leaks = scanner.scan(dir, None).map_err(build_err)?;
         if let Some(leak) = leaks.first() {
             let step = st
                 .history

@@ -15,13 +15,17 @@ use tokio::sync::OnceCell;
 
 use crate::error::{EngineError, Result};
 use crate::executor::{
-    output_tail, ExecDirMount, ExecOutput, ExecSecretMount, ExecSocketMount, ExecSpec, Executor,
-    LocalExecutor, RuntimeChoice,
+    output_tail, ExecCacheMount, ExecDirMount, ExecOutput, ExecSecretMount, ExecSocketMount,
+    ExecSpec, ExecTmpfsMount, Executor, LocalExecutor, RuntimeChoice,
 };
 use crate::images::{ImageConfig, ImageSource, ResolvedImage};
-use crate::model::{encode_op, field, Container, DirSource, Directory, File, Op, Socket};
+use crate::model::{
+    encode_op, field, CacheMountOptions, CacheVolume, Container, DirSource, Directory, File, Op,
+    Socket,
+};
 use crate::owner::Owner;
 use crate::rootfs::{self, Layer};
+use crate::volume;
 
 const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
@@ -48,9 +52,30 @@ struct State {
     secret_env: Vec<(String, Secret)>,
     secret_mounts: Vec<MountedSecret>,
     dir_mounts: Vec<(String, Directory)>,
+    cache_mounts: Vec<(String, CacheVolume, CacheMountOptions)>,
+    tmpfs_mounts: Vec<(String, Option<u64>)>,
     workdir: Option<String>,
     user: Option<String>,
     exec: Option<Arc<ExecRecord>>,
+}
+
+impl State {
+    /// Removes whatever is mounted at `path`.
+    fn unmount(&mut self, path: &str) {
+        self.secret_mounts.retain(|m| m.path != path);
+        self.dir_mounts.retain(|(p, _)| p != path);
+        self.cache_mounts.retain(|(p, ..)| p != path);
+        self.tmpfs_mounts.retain(|(p, _)| p != path);
+    }
+}
+
+/// The secrets an exec in state `s` can see.
+fn exec_secrets(s: &State) -> Vec<Secret> {
+    s.secret_env
+        .iter()
+        .map(|(_, secret)| secret.clone())
+        .chain(s.secret_mounts.iter().map(|m| m.secret.clone()))
+        .collect()
 }
 
 /// Host sockets mounted at one point of the chain being evaluated: target and socket.
@@ -67,9 +92,11 @@ fn track_sockets(sockets: &mut Sockets, op: &Op) {
             sockets.retain(|(p, _)| p != path);
             sockets.push((path.clone(), socket.clone()));
         }
-        Op::SecretMount { path, .. } | Op::MountDir { path, .. } | Op::WithoutMount(path) => {
-            sockets.retain(|(p, _)| p != path)
-        }
+        Op::SecretMount { path, .. }
+        | Op::MountDir { path, .. }
+        | Op::CacheMount { path, .. }
+        | Op::TmpfsMount { path, .. }
+        | Op::WithoutMount(path) => sockets.retain(|(p, _)| p != path),
         _ => {}
     }
 }
@@ -128,6 +155,8 @@ struct Inner {
     images: Arc<dyn ImageSource>,
     executor: Arc<dyn Executor>,
     dir: PathBuf,
+    /// Where cache volumes live (beside the state directories, so they outlive the engine).
+    volumes: PathBuf,
     salt: [u8; 32],
     persist: Option<PersistentCache>,
     memo: Memo,
@@ -269,6 +298,9 @@ impl Engine {
                 scrubber,
                 images,
                 executor,
+                volumes: dir
+                    .parent()
+                    .map_or_else(|| dir.join("volumes"), |root| root.join("volumes")),
                 dir,
                 salt: random_bytes(),
                 persist,
@@ -460,8 +492,7 @@ impl Engine {
                 mode,
             } => {
                 let _ = self.inner.scrubber.add_secret(secret.expose());
-                s.secret_mounts.retain(|m| &m.path != path);
-                s.dir_mounts.retain(|(p, _)| p != path);
+                s.unmount(path);
                 s.secret_mounts.push(MountedSecret {
                     path: path.clone(),
                     secret: secret.clone(),
@@ -471,16 +502,25 @@ impl Engine {
             }
             // Sockets are tracked by `evaluate` (see `Sockets`); a socket replaces what was
             // mounted at its path.
-            Op::WithoutMount(path) | Op::SocketMount { path, .. } => {
-                s.secret_mounts.retain(|m| &m.path != path);
-                s.dir_mounts.retain(|(p, _)| p != path);
-            }
+            Op::WithoutMount(path) | Op::SocketMount { path, .. } => s.unmount(path),
             Op::Workdir(path) => s.workdir = Some(path.clone()),
             Op::User(user) => s.user = Some(user.clone()),
             Op::MountDir { path, dir } => {
-                s.secret_mounts.retain(|m| &m.path != path);
-                s.dir_mounts.retain(|(p, _)| p != path);
+                s.unmount(path);
                 s.dir_mounts.push((path.clone(), dir.clone()));
+            }
+            Op::CacheMount {
+                path,
+                cache,
+                options,
+            } => {
+                s.unmount(path);
+                s.cache_mounts
+                    .push((path.clone(), cache.clone(), options.clone()));
+            }
+            Op::TmpfsMount { path, size } => {
+                s.unmount(path);
+                s.tmpfs_mounts.push((path.clone(), *size));
             }
             Op::NewFile {
                 path,
@@ -602,6 +642,38 @@ impl Engine {
                 source: check_socket(target, socket)?,
             });
         }
+        let mut volumes = Vec::new();
+        let mut cache_mounts = Vec::new();
+        for (target, cache, options) in &s.cache_mounts {
+            let ids = match &options.owner {
+                None => crate::owner::Ids { uid: 0, gid: 0 },
+                Some(o) => self.ids(s, o, "the owner")?,
+            };
+            let (root, key, sharing, mode) = (
+                self.inner.volumes.clone(),
+                cache.key().to_owned(),
+                options.sharing,
+                options.mode,
+            );
+            let lease =
+                tokio::task::spawn_blocking(move || volume::lease(&root, &key, sharing, ids, mode))
+                    .await
+                    .map_err(|e| EngineError::Shim(format!("a cache volume task failed: {e}")))??;
+            cache_mounts.push(ExecCacheMount {
+                target: target.clone(),
+                source: lease.path.clone(),
+                readonly: options.readonly,
+            });
+            volumes.push((cache.key().to_owned(), lease, options.readonly));
+        }
+        let tmpfs_mounts = s
+            .tmpfs_mounts
+            .iter()
+            .map(|(target, size)| ExecTmpfsMount {
+                target: target.clone(),
+                size: *size,
+            })
+            .collect();
         let upper = self.new_layer_path()?;
         std::fs::create_dir(&upper).map_err(EngineError::io("create an exec layer"))?;
         let layer = Arc::new(Layer::owned(upper.clone()));
@@ -621,10 +693,15 @@ impl Engine {
             secret_mounts,
             dir_mounts,
             socket_mounts,
+            cache_mounts,
+            tmpfs_mounts,
         };
         let command = self.show_command(args);
         let progress = std::io::stderr().is_terminal();
         let started = Instant::now();
+        // Inode change times may lag the clock by a tick: a margin keeps the scan on the safe
+        // side.
+        let changed_since = std::time::SystemTime::now() - std::time::Duration::from_secs(2);
         if progress {
             eprintln!("hush: exec {command}");
         }
@@ -640,7 +717,61 @@ impl Engine {
                 started.elapsed().as_secs_f64()
             );
         }
+        self.check_volumes(s, &command, volumes, changed_since)
+            .await?;
         Ok((layer, ExecRecord { command, output }))
+    }
+
+    /// Scans what an exec that could see secrets changed in its writable cache volumes; files
+    /// holding a secret are removed and the exec fails.
+    async fn check_volumes(
+        &self,
+        s: &State,
+        command: &str,
+        volumes: Vec<(String, volume::VolumeLease, bool)>,
+        changed_since: std::time::SystemTime,
+    ) -> Result<()> {
+        let secrets = exec_secrets(s);
+        if secrets.is_empty() || volumes.iter().all(|(_, _, readonly)| *readonly) {
+            return Ok(());
+        }
+        let found = tokio::task::spawn_blocking(move || -> Result<Vec<(String, String)>> {
+            let scanner = LeakScanner::new(secrets.iter().map(|s| (s.label(), s.expose())));
+            let mut found = Vec::new();
+            for (key, lease, _) in volumes.iter().filter(|(_, _, readonly)| !readonly) {
+                let leaks = scanner
+                    .scan(&lease.path, Some(changed_since))
+                    .map_err(|e| EngineError::Shim(format!("scan a cache volume: {e}")))?;
+                for leak in &leaks {
+                    let path = lease.path.join(leak.path.trim_start_matches('/'));
+                    let removed = match std::fs::symlink_metadata(&path) {
+                        Ok(m) if m.is_dir() => std::fs::remove_dir_all(&path),
+                        Ok(_) => std::fs::remove_file(&path),
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                        Err(e) => Err(e),
+                    };
+                    removed.map_err(EngineError::io(format!(
+                        "remove a leaked file from cache volume {key:?}"
+                    )))?;
+                }
+                if !leaks.is_empty() {
+                    let shown: Vec<String> = leaks.iter().map(ToString::to_string).collect();
+                    found.push((key.clone(), shown.join("; ")));
+                }
+            }
+            Ok(found)
+        })
+        .await
+        .map_err(|e| EngineError::Shim(format!("a cache volume scan failed: {e}")))??;
+        match found.into_iter().next() {
+            None => Ok(()),
+            Some((volume, leaks)) => Err(EngineError::SecretInCacheVolume {
+                command: command.to_owned(),
+                volume,
+                leaks: String::from_utf8_lossy(&self.inner.scrubber.scrub(leaks.as_bytes()))
+                    .into_owned(),
+            }),
+        }
     }
 
     /// An exec through the persistent cache: a stored result if there is one; else, holding
@@ -692,12 +823,7 @@ impl Engine {
         if record.output.exit_code != 0 {
             return Ok((Some(layer), record));
         }
-        let secrets: Vec<Secret> = s
-            .secret_env
-            .iter()
-            .map(|(_, secret)| secret.clone())
-            .chain(s.secret_mounts.iter().map(|m| m.secret.clone()))
-            .collect();
+        let secrets = exec_secrets(s);
         let cache = p.cache.clone();
         let upper = layer.path().to_path_buf();
         let what = record.command.clone();
@@ -712,7 +838,7 @@ impl Engine {
                 .is_some();
             if changed {
                 let scanner = LeakScanner::new(secrets.iter().map(|s| (s.label(), s.expose())));
-                let leaks = scanner.scan(&upper)?;
+                let leaks = scanner.scan(&upper, None)?;
                 if !leaks.is_empty() {
                     return Ok(Err(leaks));
                 }

@@ -116,6 +116,23 @@ pub enum EngineError {
         /// "no such file or directory", "not a unix socket", ...
         reason: String,
     },
+    /// A cache volume key was empty.
+    #[error("a cache volume key cannot be empty")]
+    EmptyCacheKey,
+    /// An exec that could see secrets wrote one into a cache volume; the files holding it were
+    /// removed from the volume.
+    #[error(
+        "{command} wrote a secret into cache volume {volume:?}: {leaks}; removed, since the \
+         volume outlives the container"
+    )]
+    SecretInCacheVolume {
+        /// The exec's command line (scrubbed).
+        command: String,
+        /// The volume's key.
+        volume: String,
+        /// Which secret went where (labels and paths in the volume, scrubbed; never a value).
+        leaks: String,
+    },
     /// The OCI runtime could not run the container.
     #[error("the OCI runtime {runtime} failed: {message}")]
     Runtime {

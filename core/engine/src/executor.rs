@@ -13,7 +13,8 @@ use zeroize::Zeroizing;
 
 use crate::error::{EngineError, Result};
 use crate::proto::{
-    self, DirMountReq, RootfsReq, SecretMountReq, ShimRequest, SocketMountReq, Status,
+    self, CacheMountReq, DirMountReq, RootfsReq, SecretMountReq, ShimRequest, SocketMountReq,
+    Status, TmpfsMountReq,
 };
 
 /// A secret file to mount for one exec.
@@ -49,6 +50,26 @@ pub struct ExecSocketMount {
     pub source: PathBuf,
 }
 
+/// A cache volume to mount for one exec: a host directory, read-write unless `readonly`.
+#[derive(Clone, Debug)]
+pub struct ExecCacheMount {
+    /// Absolute path in the container.
+    pub target: String,
+    /// Absolute host path of the volume.
+    pub source: PathBuf,
+    /// Mount it read-only.
+    pub readonly: bool,
+}
+
+/// A fresh tmpfs to mount for one exec.
+#[derive(Clone, Debug)]
+pub struct ExecTmpfsMount {
+    /// Absolute path in the container.
+    pub target: String,
+    /// Size limit in bytes (the kernel's default if `None`).
+    pub size: Option<u64>,
+}
+
 /// One exec, fully resolved.
 #[derive(Clone, Debug)]
 pub struct ExecSpec {
@@ -74,6 +95,10 @@ pub struct ExecSpec {
     pub dir_mounts: Vec<ExecDirMount>,
     /// Host unix sockets.
     pub socket_mounts: Vec<ExecSocketMount>,
+    /// Cache volumes.
+    pub cache_mounts: Vec<ExecCacheMount>,
+    /// Temporary filesystems.
+    pub tmpfs_mounts: Vec<ExecTmpfsMount>,
 }
 
 /// What an exec produced. Output is already scrubbed.
@@ -255,6 +280,8 @@ impl LocalExecutor {
             secret_mounts: Vec::new(),
             dir_mounts: Vec::new(),
             socket_mounts: Vec::new(),
+            cache_mounts: Vec::new(),
+            tmpfs_mounts: Vec::new(),
             secrets: 0,
         };
         let scrubber = Scrubber::new();
@@ -477,6 +504,23 @@ impl Executor for LocalExecutor {
                 .map(|m| SocketMountReq {
                     target: m.target.clone(),
                     source: m.source.clone(),
+                })
+                .collect(),
+            cache_mounts: spec
+                .cache_mounts
+                .iter()
+                .map(|m| CacheMountReq {
+                    target: m.target.clone(),
+                    source: m.source.clone(),
+                    readonly: m.readonly,
+                })
+                .collect(),
+            tmpfs_mounts: spec
+                .tmpfs_mounts
+                .iter()
+                .map(|m| TmpfsMountReq {
+                    target: m.target.clone(),
+                    size: m.size,
                 })
                 .collect(),
             secrets: secrets.len(),

@@ -69,15 +69,17 @@ mod proto;
 mod rootfs;
 mod shim;
 mod spec;
+mod volume;
 
 pub use engine::{Engine, PersistentCache, Warnings};
 pub use error::{EngineError, Result};
 pub use executor::{
-    ExecDirMount, ExecOutput, ExecSecretMount, ExecSocketMount, ExecSpec, Executor, LocalExecutor,
-    RuntimeChoice,
+    ExecCacheMount, ExecDirMount, ExecOutput, ExecSecretMount, ExecSocketMount, ExecSpec,
+    ExecTmpfsMount, Executor, LocalExecutor, RuntimeChoice,
 };
 pub use images::{DirImages, ImageConfig, ImageSource, ResolvedImage};
 pub use model::{
-    Container, Digest, Directory, File, Socket, DEFAULT_FILE_MODE, DEFAULT_SECRET_MODE,
+    CacheMountOptions, CacheVolume, Container, Digest, Directory, File, Sharing, Socket,
+    DEFAULT_FILE_MODE, DEFAULT_SECRET_MODE,
 };
 pub use shim::shim_main;

@@ -69,6 +69,15 @@ pub(crate) enum Op {
         path: String,
         socket: Socket,
     },
+    CacheMount {
+        path: String,
+        cache: CacheVolume,
+        options: CacheMountOptions,
+    },
+    TmpfsMount {
+        path: String,
+        size: Option<u64>,
+    },
 }
 
 pub(crate) struct Node {
@@ -231,7 +240,52 @@ impl Container {
         }))
     }
 
-    /// Removes the secret, directory or socket mounted at `path` from later execs.
+    /// Mounts the cache volume `cache` at the absolute `path` for later execs: a directory that
+    /// outlives the container and is shared by every exec that mounts the same volume (package
+    /// caches and the like). Only the volume's key reaches digests and cache keys, never its
+    /// contents. The volume is created on first use, owned by `options.owner` with
+    /// `options.mode`. After an exec that could see secrets, the files it changed in the
+    /// volume are scanned for them: a file holding one is removed and the exec fails
+    /// ([`EngineError::SecretInCacheVolume`]).
+    pub fn with_mounted_cache(
+        &self,
+        path: &str,
+        cache: &CacheVolume,
+        options: CacheMountOptions,
+    ) -> Result<Self> {
+        let path = abs_path(path, "the cache mount path")?;
+        if path == "/" {
+            return Err(EngineError::BadPath {
+                what: "the cache mount path",
+                path,
+            });
+        }
+        if let Some(owner) = &options.owner {
+            Owner::parse(owner, "the owner")?;
+        }
+        check_mode(options.mode, "with_mounted_cache")?;
+        Ok(self.push(Op::CacheMount {
+            path,
+            cache: cache.clone(),
+            options,
+        }))
+    }
+
+    /// Mounts a new, empty tmpfs at the absolute `path` for each later exec (at most `size`
+    /// bytes if given); nothing written there outlives the exec.
+    pub fn with_mounted_temp(&self, path: &str, size: Option<u64>) -> Result<Self> {
+        let path = abs_path(path, "the tmpfs mount path")?;
+        if path == "/" {
+            return Err(EngineError::BadPath {
+                what: "the tmpfs mount path",
+                path,
+            });
+        }
+        Ok(self.push(Op::TmpfsMount { path, size }))
+    }
+
+    /// Removes the secret, directory, socket, cache volume or tmpfs mounted at `path` from
+    /// later execs.
     pub fn without_mount(&self, path: &str) -> Result<Self> {
         let path = abs_path(path, "the mount path")?;
         Ok(self.push(Op::WithoutMount(path)))
@@ -331,6 +385,79 @@ impl Socket {
     /// The host path.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+}
+
+/// A persistent directory that execs mount by its key (see
+/// [`Container::with_mounted_cache`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CacheVolume {
+    key: String,
+}
+
+impl CacheVolume {
+    /// The volume named `key` (not empty).
+    pub fn new(key: &str) -> Result<Self> {
+        if key.is_empty() {
+            return Err(EngineError::EmptyCacheKey);
+        }
+        no_nul(key, "the cache volume key")?;
+        Ok(Self {
+            key: key.to_owned(),
+        })
+    }
+
+    /// The volume's key.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+}
+
+/// How execs running at the same time share a cache volume.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Sharing {
+    /// Every exec uses the volume at once.
+    #[default]
+    Shared,
+    /// An exec gets an instance of the volume no other running exec uses (a new, empty one if
+    /// all are busy).
+    Private,
+    /// An exec waits until no other exec uses the volume.
+    Locked,
+}
+
+impl Sharing {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Shared => "shared",
+            Self::Private => "private",
+            Self::Locked => "locked",
+        }
+    }
+}
+
+/// How a cache volume is mounted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CacheMountOptions {
+    /// Concurrent use.
+    pub sharing: Sharing,
+    /// Owner of the volume when it is created (`uid`, `uid:gid`, `user` or `user:group`;
+    /// default root).
+    pub owner: Option<String>,
+    /// Mode of the volume when it is created (default 0o755).
+    pub mode: u32,
+    /// Mount it read-only.
+    pub readonly: bool,
+}
+
+impl Default for CacheMountOptions {
+    fn default() -> Self {
+        Self {
+            sharing: Sharing::Shared,
+            owner: None,
+            mode: 0o755,
+            readonly: false,
+        }
     }
 }
 
@@ -564,6 +691,24 @@ pub(crate) fn encode_op(op: &Op, h: &mut Sha256, secret: &mut dyn FnMut(&Secret,
             field(h, b"socket-mount");
             field(h, path.as_bytes());
             field(h, socket.key.as_bytes());
+        }
+        Op::CacheMount {
+            path,
+            cache,
+            options,
+        } => {
+            field(h, b"cache-mount");
+            field(h, path.as_bytes());
+            field(h, cache.key.as_bytes());
+            field(h, options.sharing.name().as_bytes());
+            field(h, options.owner.as_deref().unwrap_or("").as_bytes());
+            h.update(options.mode.to_le_bytes());
+            h.update([u8::from(options.readonly)]);
+        }
+        Op::TmpfsMount { path, size } => {
+            field(h, b"tmpfs-mount");
+            field(h, path.as_bytes());
+            h.update(size.unwrap_or(0).to_le_bytes());
         }
     }
 }

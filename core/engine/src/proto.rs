@@ -88,6 +88,21 @@ pub(crate) struct SocketMountReq {
     pub(crate) source: PathBuf,
 }
 
+/// A cache volume to bind-mount (a host directory).
+#[derive(Serialize, Deserialize, Debug)]
+pub(crate) struct CacheMountReq {
+    pub(crate) target: String,
+    pub(crate) source: PathBuf,
+    pub(crate) readonly: bool,
+}
+
+/// A fresh tmpfs to mount.
+#[derive(Serialize, Deserialize, Debug)]
+pub(crate) struct TmpfsMountReq {
+    pub(crate) target: String,
+    pub(crate) size: Option<u64>,
+}
+
 /// The exec description sent to the shim (secrets travel in separate frames).
 #[derive(Serialize, Deserialize, Debug)]
 pub(crate) struct ShimRequest {
@@ -111,6 +126,10 @@ pub(crate) struct ShimRequest {
     pub(crate) dir_mounts: Vec<DirMountReq>,
     #[serde(default)]
     pub(crate) socket_mounts: Vec<SocketMountReq>,
+    #[serde(default)]
+    pub(crate) cache_mounts: Vec<CacheMountReq>,
+    #[serde(default)]
+    pub(crate) tmpfs_mounts: Vec<TmpfsMountReq>,
     /// Number of secret frames that follow.
     pub(crate) secrets: usize,
 }

@@ -361,7 +361,9 @@ fn run() -> ShimResult<Status> {
         .iter()
         .map(|m| m.target.as_str())
         .chain(req.dir_mounts.iter().map(|m| m.target.as_str()))
-        .chain(req.socket_mounts.iter().map(|m| m.target.as_str()));
+        .chain(req.socket_mounts.iter().map(|m| m.target.as_str()))
+        .chain(req.cache_mounts.iter().map(|m| m.target.as_str()))
+        .chain(req.tmpfs_mounts.iter().map(|m| m.target.as_str()));
     let stubs: Vec<Stub> = targets.filter_map(|t| plan_stub(&rootfs, t)).collect();
 
     let mut secret_files = Vec::new();

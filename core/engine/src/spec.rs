@@ -121,6 +121,27 @@ pub(crate) fn build(
             &["rbind", "ro", "nosuid", "nodev", "noexec"],
         ));
     }
+    for m in &req.cache_mounts {
+        let access = if m.readonly { "ro" } else { "rw" };
+        mounts.push(bind(
+            &m.target,
+            &m.source,
+            &["rbind", access, "nosuid", "nodev"],
+        ));
+    }
+    for m in &req.tmpfs_mounts {
+        let mut options = vec!["nosuid".to_owned(), "nodev".to_owned()];
+        if let Some(size) = m.size {
+            options.push(format!("size={size}"));
+        }
+        let mut tmpfs = Mount::default();
+        tmpfs
+            .set_destination(PathBuf::from(&m.target))
+            .set_typ(Some("tmpfs".into()))
+            .set_source(Some(PathBuf::from("tmpfs")))
+            .set_options(Some(options));
+        mounts.push(tmpfs);
+    }
     spec.set_mounts(Some(mounts));
     if let Some(linux) = spec.linux_mut() {
         if let Some(resources) = linux.resources_mut() {
