@@ -21,7 +21,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Component, Path, PathBuf};
 
 use hush_cache::LeakScanner;
-use hush_engine::{Container, Directory, Engine, Socket};
+use hush_engine::{CacheMountOptions, CacheVolume, Container, Directory, Engine, Socket};
 use hush_image::{Descriptor, ImageStore, MediaType};
 use hush_secrets::Secret;
 use hush_sshagent::{AgentListener, SshSources};
@@ -31,7 +31,7 @@ use crate::context::Context;
 use crate::error::{DockerfileError, Result};
 use crate::expand::process;
 use crate::layer::write_layer_tar;
-use crate::mount::{parse_mount, RunMount, SecretMount, SshMount};
+use crate::mount::{parse_mount, BindMount, CacheMount, RunMount, SecretMount, SshMount};
 use crate::parse::{ArgDecl, Command, CopyArgs, Dockerfile, ShellOrExec};
 
 /// The shell of shell forms until a `SHELL` instruction.
@@ -441,8 +441,13 @@ pub async fn build(
                         line,
                         opts,
                         agents: &agents,
+                        engine,
+                        context: &context,
+                        built: &built,
+                        stage_index: &stage_index,
+                        si,
                     };
-                    let (ctr, served) = step.run(esc, mounts, cmd)?;
+                    let (ctr, served) = step.run(esc, mounts, cmd, &mut keep).await?;
                     st.ctr = ctr;
                     // The step's agents serve until it has run (the sync below).
                     step_agents = served;
@@ -533,9 +538,23 @@ fn reachable(
             process(&stage.base, file.escape, &|n| lookup(meta, n)).map_err(at(stage.line))?;
         todo.extend(stage_index(&base, i));
         for ins in &stage.instructions {
-            if let Command::Copy(CopyArgs { from: Some(f), .. }) = &ins.command {
-                let f = process(f, file.escape, &|n| lookup(meta, n)).map_err(at(ins.line))?;
-                todo.extend(stage_index(&f, i));
+            match &ins.command {
+                Command::Copy(CopyArgs { from: Some(f), .. }) => {
+                    let f = process(f, file.escape, &|n| lookup(meta, n)).map_err(at(ins.line))?;
+                    todo.extend(stage_index(&f, i));
+                }
+                // A bad mount is reported when its step runs.
+                Command::Run { mounts, .. } => {
+                    for raw in mounts {
+                        let value = process(raw, file.escape, &|n| lookup(meta, n));
+                        if let Ok(RunMount::Bind(BindMount { from: Some(f), .. })) =
+                            value.and_then(|v| parse_mount(&v))
+                        {
+                            todo.extend(stage_index(&f, i));
+                        }
+                    }
+                }
+                _ => {}
             }
         }
     }
@@ -555,15 +574,24 @@ struct RunStep<'a> {
     opts: &'a BuildOptions,
     /// A private (0700) directory for the step's agent sockets.
     agents: &'a AgentDir,
+    engine: &'a Engine,
+    context: &'a Context,
+    /// The stages built so far, for `--mount=type=bind,from=<stage>`.
+    built: &'a [Option<Stage>],
+    stage_index: &'a (dyn Fn(&str, usize) -> Option<usize> + Sync),
+    /// This stage's index.
+    si: usize,
 }
 
 impl RunStep<'_> {
-    /// The step's container, and the agent sockets it needs served while it runs.
-    fn run(
+    /// The step's container, and the agent sockets it needs served while it runs; staged bind
+    /// sources go to `keep`.
+    async fn run(
         &self,
         esc: char,
         mounts: &[String],
         cmd: &ShellOrExec,
+        keep: &mut Vec<tempfile::TempDir>,
     ) -> Result<(Container, Vec<AgentListener>)> {
         let (st, line) = (self.st, self.line);
         let mut ctr = st.ctr.clone();
@@ -574,6 +602,23 @@ impl RunStep<'_> {
             let value = process(raw, esc, &|n| st.var(self.args, n)).map_err(at(line))?;
             match parse_mount(&value).map_err(|message| DockerfileError::Mount { line, message })? {
                 RunMount::Secret(m) => ctr = self.secret(ctr, &m, &mut undo)?,
+                RunMount::Bind(m) => {
+                    let target = self.target(&m.target);
+                    ctr = self.bind(ctr, &target, &m, keep).await?;
+                    undo.push(Undo::Mount(target));
+                }
+                RunMount::Cache(m) => {
+                    let target = self.target(&m.target);
+                    ctr = self.cache(ctr, &target, &m)?;
+                    undo.push(Undo::Mount(target));
+                }
+                RunMount::Tmpfs(m) => {
+                    let target = self.target(&m.target);
+                    ctr = ctr
+                        .with_mounted_temp(&target, m.size)
+                        .map_err(self.mount_err())?;
+                    undo.push(Undo::Mount(target));
+                }
                 RunMount::Ssh(m) => {
                     let n = ssh_index;
                     ssh_index += 1;
@@ -601,6 +646,93 @@ impl RunStep<'_> {
             line,
             message: e.to_string(),
         }
+    }
+
+    /// A mount target, absolute (relative ones start at WORKDIR).
+    fn target(&self, target: &str) -> String {
+        let path = absolute(&self.st.workdir, target);
+        path.trim_end_matches('/').to_owned()
+    }
+
+    /// A bind mount of the build context (filtered by `.dockerignore`; only the source is
+    /// staged, so the step's key covers exactly it) or of a stage or image: a directory is
+    /// writable with writes discarded, a file is read-only.
+    async fn bind(
+        &self,
+        ctr: Container,
+        target: &str,
+        m: &BindMount,
+        keep: &mut Vec<tempfile::TempDir>,
+    ) -> Result<Container> {
+        let line = self.line;
+        let Some(from) = &m.from else {
+            let rels = self.context.expand(&m.source).map_err(at(line))?;
+            let [rel] = &rels[..] else {
+                return Err(at(line)(format!(
+                    "bind mount source {} names {} files; it must name one",
+                    m.source,
+                    rels.len()
+                )));
+            };
+            let staged = tempfile::Builder::new()
+                .prefix("hush-bind-")
+                .tempdir()
+                .map_err(|e| build_err(format!("cannot make a directory for a bind: {e}")))?;
+            self.context
+                .stage(rel, staged.path())
+                .map_err(|e| at(line)(format!("cannot read {rel} of the build context: {e}")))?;
+            let dir = Directory::host(staged.path()).map_err(build_err)?;
+            let source = staged.path().join(rel);
+            keep.push(staged);
+            return if source.is_dir() {
+                let dir = Directory::host(&source).map_err(build_err)?;
+                ctr.with_mounted_directory(target, &dir)
+            } else {
+                ctr.with_mounted_file(target, &dir.file(rel).map_err(build_err)?)
+            }
+            .map_err(self.mount_err());
+        };
+        let stage = (self.stage_index)(from, self.si).and_then(|i| self.built[i].as_ref());
+        let base = match stage {
+            Some(stage) => stage.ctr.clone(),
+            None => Container::new().from(from).map_err(build_err)?,
+        };
+        let source = absolute("/", &m.source);
+        let failed = |e: hush_engine::EngineError| {
+            build_err(format!(
+                "Dockerfile line {line}: bind mount from={from} source={source}: {e}"
+            ))
+        };
+        match base.directory(self.engine, &source).await {
+            Ok(dir) => ctr.with_mounted_directory(target, &dir),
+            Err(hush_engine::EngineError::WrongKind { .. }) => {
+                let file = base.file(self.engine, &source).await.map_err(failed)?;
+                ctr.with_mounted_file(target, &file)
+            }
+            Err(e) => return Err(failed(e)),
+        }
+        .map_err(self.mount_err())
+    }
+
+    /// A cache mount: the engine's cache volume named by the mount's ID.
+    fn cache(&self, ctr: Container, target: &str, m: &CacheMount) -> Result<Container> {
+        if m.from.is_some() || m.source.is_some() {
+            return Err(DockerfileError::Mount {
+                line: self.line,
+                message: "cache mounts seeded from another stage (from=, source=) are not \
+                          supported by hush"
+                    .into(),
+            });
+        }
+        let volume = CacheVolume::new(&m.id).map_err(self.mount_err())?;
+        let options = CacheMountOptions {
+            sharing: m.sharing,
+            owner: Some(format!("{}:{}", m.uid, m.gid)),
+            mode: m.mode,
+            readonly: m.readonly,
+        };
+        ctr.with_mounted_cache(target, &volume, options)
+            .map_err(self.mount_err())
     }
 
     fn secret(&self, ctr: Container, m: &SecretMount, undo: &mut Vec<Undo>) -> Result<Container> {

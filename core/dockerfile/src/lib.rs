@@ -3,7 +3,8 @@
 //! - [`parse`](mod@parse): the Dockerfile parser (directives, continuations, exec form, line
 //!   numbers).
 //! - [`expand`]: Docker's word processing and `$VAR`/`${VAR:-x}`/`${VAR:+x}` expansion.
-//! - [`mount`]: the `RUN --mount=type=secret` grammar with BuildKit's defaults.
+//! - [`mount`]: the `RUN --mount` grammar (secret, ssh, cache, bind, tmpfs) with BuildKit's
+//!   defaults.
 //! - [`flags`]: the `--secret` and `--build-arg` flag grammars of `docker build`.
 //! - [`build`]: the frontend on the container engine, exporting into the image store.
 //! - [`git`]: git contexts and `ADD <git URL>` with `GIT_AUTH_TOKEN`/`GIT_AUTH_HEADER`.

@@ -11,6 +11,8 @@
 //!
 //! This module only parses; what the mounts do is up to the build.
 
+use hush_engine::Sharing;
+
 /// A `RUN --mount=type=secret,...` after defaults are applied.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SecretMount {
@@ -97,18 +99,6 @@ pub struct BindMount {
     /// Whether the step may write to the mount (`rw`/`readwrite`; default false, read-only).
     /// Writes are not kept after the step.
     pub readwrite: bool,
-}
-
-/// How a cache mount is shared between concurrent builds (`sharing=`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Sharing {
-    /// `shared` (the default): concurrent writers use the same cache.
-    #[default]
-    Shared,
-    /// `private`: a concurrent writer gets a new, separate cache.
-    Private,
-    /// `locked`: a concurrent writer waits until the first one is done.
-    Locked,
 }
 
 /// A `RUN --mount=type=cache,...` after defaults are applied.

@@ -15,8 +15,8 @@ use tokio::sync::OnceCell;
 
 use crate::error::{EngineError, Result};
 use crate::executor::{
-    output_tail, ExecCacheMount, ExecDirMount, ExecOutput, ExecSecretMount, ExecSocketMount,
-    ExecSpec, ExecTmpfsMount, Executor, LocalExecutor, RuntimeChoice,
+    output_tail, ExecCacheMount, ExecDirMount, ExecFileMount, ExecOutput, ExecSecretMount,
+    ExecSocketMount, ExecSpec, ExecTmpfsMount, Executor, LocalExecutor, RuntimeChoice,
 };
 use crate::images::{ImageConfig, ImageSource, ResolvedImage};
 use crate::model::{
@@ -52,6 +52,7 @@ struct State {
     secret_env: Vec<(String, Secret)>,
     secret_mounts: Vec<MountedSecret>,
     dir_mounts: Vec<(String, Directory)>,
+    file_mounts: Vec<(String, File)>,
     cache_mounts: Vec<(String, CacheVolume, CacheMountOptions)>,
     tmpfs_mounts: Vec<(String, Option<u64>)>,
     workdir: Option<String>,
@@ -64,6 +65,7 @@ impl State {
     fn unmount(&mut self, path: &str) {
         self.secret_mounts.retain(|m| m.path != path);
         self.dir_mounts.retain(|(p, _)| p != path);
+        self.file_mounts.retain(|(p, _)| p != path);
         self.cache_mounts.retain(|(p, ..)| p != path);
         self.tmpfs_mounts.retain(|(p, _)| p != path);
     }
@@ -94,6 +96,7 @@ fn track_sockets(sockets: &mut Sockets, op: &Op) {
         }
         Op::SecretMount { path, .. }
         | Op::MountDir { path, .. }
+        | Op::MountFile { path, .. }
         | Op::CacheMount { path, .. }
         | Op::TmpfsMount { path, .. }
         | Op::WithoutMount(path) => sockets.retain(|(p, _)| p != path),
@@ -349,6 +352,13 @@ impl Engine {
                 field(&mut h, path.as_bytes());
                 h.update(self.dir_identity(dir)?);
             }
+            Op::MountFile { path, file } => {
+                let (dir, rel) = file.parts();
+                field(&mut h, b"mount-file");
+                field(&mut h, path.as_bytes());
+                h.update(self.dir_identity(dir)?);
+                field(&mut h, rel.as_bytes());
+            }
             _ => encode_op(op, &mut h, &mut |secret, h| match &self.inner.persist {
                 Some(p) => field(h, p.mac.digest(secret).hex().as_bytes()),
                 None => {
@@ -509,6 +519,10 @@ impl Engine {
                 s.unmount(path);
                 s.dir_mounts.push((path.clone(), dir.clone()));
             }
+            Op::MountFile { path, file } => {
+                s.unmount(path);
+                s.file_mounts.push((path.clone(), file.clone()));
+            }
             Op::CacheMount {
                 path,
                 cache,
@@ -666,6 +680,13 @@ impl Engine {
             });
             volumes.push((cache.key().to_owned(), lease, options.readonly));
         }
+        let mut file_mounts = Vec::new();
+        for (target, file) in &s.file_mounts {
+            file_mounts.push(ExecFileMount {
+                target: target.clone(),
+                source: file.host_source()?,
+            });
+        }
         let tmpfs_mounts = s
             .tmpfs_mounts
             .iter()
@@ -692,6 +713,7 @@ impl Engine {
             upper,
             secret_mounts,
             dir_mounts,
+            file_mounts,
             socket_mounts,
             cache_mounts,
             tmpfs_mounts,

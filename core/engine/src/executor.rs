@@ -13,8 +13,8 @@ use zeroize::Zeroizing;
 
 use crate::error::{EngineError, Result};
 use crate::proto::{
-    self, CacheMountReq, DirMountReq, RootfsReq, SecretMountReq, ShimRequest, SocketMountReq,
-    Status, TmpfsMountReq,
+    self, CacheMountReq, DirMountReq, FileMountReq, RootfsReq, SecretMountReq, ShimRequest,
+    SocketMountReq, Status, TmpfsMountReq,
 };
 
 /// A secret file to mount for one exec.
@@ -39,6 +39,15 @@ pub struct ExecDirMount {
     pub target: String,
     /// The directories merged into it, lowest first.
     pub lower: Vec<PathBuf>,
+}
+
+/// A file to mount read-only for one exec.
+#[derive(Clone, Debug)]
+pub struct ExecFileMount {
+    /// Absolute path in the container.
+    pub target: String,
+    /// Absolute host path of the file.
+    pub source: PathBuf,
 }
 
 /// A host unix socket to mount for one exec (bind-mounted read-only; connecting works).
@@ -93,6 +102,8 @@ pub struct ExecSpec {
     pub secret_mounts: Vec<ExecSecretMount>,
     /// Directories.
     pub dir_mounts: Vec<ExecDirMount>,
+    /// Files (read-only).
+    pub file_mounts: Vec<ExecFileMount>,
     /// Host unix sockets.
     pub socket_mounts: Vec<ExecSocketMount>,
     /// Cache volumes.
@@ -279,6 +290,7 @@ impl LocalExecutor {
             gid: 0,
             secret_mounts: Vec::new(),
             dir_mounts: Vec::new(),
+            file_mounts: Vec::new(),
             socket_mounts: Vec::new(),
             cache_mounts: Vec::new(),
             tmpfs_mounts: Vec::new(),
@@ -502,6 +514,14 @@ impl Executor for LocalExecutor {
                 .socket_mounts
                 .iter()
                 .map(|m| SocketMountReq {
+                    target: m.target.clone(),
+                    source: m.source.clone(),
+                })
+                .collect(),
+            file_mounts: spec
+                .file_mounts
+                .iter()
+                .map(|m| FileMountReq {
                     target: m.target.clone(),
                     source: m.source.clone(),
                 })

@@ -74,8 +74,8 @@ mod volume;
 pub use engine::{Engine, PersistentCache, Warnings};
 pub use error::{EngineError, Result};
 pub use executor::{
-    ExecCacheMount, ExecDirMount, ExecOutput, ExecSecretMount, ExecSocketMount, ExecSpec,
-    ExecTmpfsMount, Executor, LocalExecutor, RuntimeChoice,
+    ExecCacheMount, ExecDirMount, ExecFileMount, ExecOutput, ExecSecretMount, ExecSocketMount,
+    ExecSpec, ExecTmpfsMount, Executor, LocalExecutor, RuntimeChoice,
 };
 pub use images::{DirImages, ImageConfig, ImageSource, ResolvedImage};
 pub use model::{

@@ -63,6 +63,10 @@ pub(crate) enum Op {
         path: String,
         dir: Directory,
     },
+    MountFile {
+        path: String,
+        file: File,
+    },
     User(String),
     WithoutMount(String),
     SocketMount {
@@ -284,8 +288,8 @@ impl Container {
         Ok(self.push(Op::TmpfsMount { path, size }))
     }
 
-    /// Removes the secret, directory, socket, cache volume or tmpfs mounted at `path` from
-    /// later execs.
+    /// Removes the secret, directory, file, socket, cache volume or tmpfs mounted at `path`
+    /// from later execs.
     pub fn without_mount(&self, path: &str) -> Result<Self> {
         let path = abs_path(path, "the mount path")?;
         Ok(self.push(Op::WithoutMount(path)))
@@ -336,6 +340,21 @@ impl Container {
         Ok(self.push(Op::MountDir {
             path,
             dir: dir.clone(),
+        }))
+    }
+
+    /// Mounts `file` read-only at the absolute `path` for later execs.
+    pub fn with_mounted_file(&self, path: &str, file: &File) -> Result<Self> {
+        let path = abs_path(path, "the file mount path")?;
+        if path == "/" {
+            return Err(EngineError::BadPath {
+                what: "the file mount path",
+                path,
+            });
+        }
+        Ok(self.push(Op::MountFile {
+            path,
+            file: file.clone(),
         }))
     }
 
@@ -585,6 +604,22 @@ impl File {
         }
     }
 
+    /// The file's directory and its path relative to it.
+    pub(crate) fn parts(&self) -> (&Directory, &str) {
+        (&self.dir, &self.path)
+    }
+
+    /// Where the file's bytes are on the host (for a container's file, in one of its layers).
+    pub(crate) fn host_source(&self) -> Result<PathBuf> {
+        self.check()?;
+        match &*self.dir.0 {
+            DirSource::Host(p) => Ok(p.join(&self.path)),
+            DirSource::Layers { layers, path, .. } => {
+                crate::rootfs::real_file(layers, &join_abs(path, &self.path))
+            }
+        }
+    }
+
     /// The file's bytes, as stored (not scrubbed).
     pub fn contents(&self) -> Result<Vec<u8>> {
         match &*self.dir.0 {
@@ -678,6 +713,12 @@ pub(crate) fn encode_op(op: &Op, h: &mut Sha256, secret: &mut dyn FnMut(&Secret,
             field(h, b"mount-dir");
             field(h, path.as_bytes());
             dir.encode(h);
+        }
+        Op::MountFile { path, file } => {
+            field(h, b"mount-file");
+            field(h, path.as_bytes());
+            file.dir.encode(h);
+            field(h, file.path.as_bytes());
         }
         Op::User(u) => {
             field(h, b"user");

@@ -88,6 +88,13 @@ pub(crate) struct SocketMountReq {
     pub(crate) source: PathBuf,
 }
 
+/// A host file to bind-mount read-only.
+#[derive(Serialize, Deserialize, Debug)]
+pub(crate) struct FileMountReq {
+    pub(crate) target: String,
+    pub(crate) source: PathBuf,
+}
+
 /// A cache volume to bind-mount (a host directory).
 #[derive(Serialize, Deserialize, Debug)]
 pub(crate) struct CacheMountReq {
@@ -126,6 +133,8 @@ pub(crate) struct ShimRequest {
     pub(crate) dir_mounts: Vec<DirMountReq>,
     #[serde(default)]
     pub(crate) socket_mounts: Vec<SocketMountReq>,
+    #[serde(default)]
+    pub(crate) file_mounts: Vec<FileMountReq>,
     #[serde(default)]
     pub(crate) cache_mounts: Vec<CacheMountReq>,
     #[serde(default)]

@@ -217,7 +217,8 @@ pub(crate) fn check_file(layers: &Layers, path: &str) -> Result<()> {
     real_file(layers, path).map(|_| ())
 }
 
-fn real_file(layers: &Layers, path: &str) -> Result<PathBuf> {
+/// The real location of the regular file at `path`.
+pub(crate) fn real_file(layers: &Layers, path: &str) -> Result<PathBuf> {
     let r = resolve(layers, path, true);
     let (real, m) = r.found.ok_or_else(|| EngineError::NotFound {
         path: path.to_owned(),

@@ -361,6 +361,7 @@ fn run() -> ShimResult<Status> {
         .iter()
         .map(|m| m.target.as_str())
         .chain(req.dir_mounts.iter().map(|m| m.target.as_str()))
+        .chain(req.file_mounts.iter().map(|m| m.target.as_str()))
         .chain(req.socket_mounts.iter().map(|m| m.target.as_str()))
         .chain(req.cache_mounts.iter().map(|m| m.target.as_str()))
         .chain(req.tmpfs_mounts.iter().map(|m| m.target.as_str()));

@@ -121,6 +121,13 @@ pub(crate) fn build(
             &["rbind", "ro", "nosuid", "nodev", "noexec"],
         ));
     }
+    for m in &req.file_mounts {
+        mounts.push(bind(
+            &m.target,
+            &m.source,
+            &["rbind", "ro", "nosuid", "nodev"],
+        ));
+    }
     for m in &req.cache_mounts {
         let access = if m.readonly { "ro" } else { "rw" };
         mounts.push(bind(

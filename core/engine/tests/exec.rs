@@ -289,6 +289,60 @@ async fn mounted_directories_from_host_and_container() {
 }
 
 #[tokio::test]
+async fn mounted_files_from_host_and_container_are_read_only() {
+    let t = engine();
+    let host = tempfile::tempdir().unwrap();
+    std::fs::write(host.path().join("go.sum"), "sums\n").unwrap();
+    let built = busybox()
+        .with_exec(&["sh", "-c", "echo built > /artifact"])
+        .unwrap();
+    let artifact = built.file(&t.engine, "/artifact").await.unwrap();
+    let ctr = busybox()
+        .with_mounted_file(
+            "/src/go.sum",
+            &Directory::host(host.path())
+                .unwrap()
+                .file("go.sum")
+                .unwrap(),
+        )
+        .unwrap()
+        .with_mounted_file("/art", &artifact)
+        .unwrap()
+        .with_exec(&[
+            "sh",
+            "-c",
+            "cat /src/go.sum /art; echo x >> /src/go.sum 2>/dev/null || echo read-only; \
+             echo x >> /art 2>/dev/null || echo read-only",
+        ])
+        .unwrap();
+    assert_eq!(
+        ctr.stdout(&t.engine).await.unwrap(),
+        "sums\nbuilt\nread-only\nread-only\n"
+    );
+    // Nothing of the mount points reaches the container's filesystem.
+    let after = ctr
+        .without_mount("/src/go.sum")
+        .unwrap()
+        .without_mount("/art")
+        .unwrap()
+        .with_exec(&["sh", "-c", "ls /src /art 2>&1 | wc -l"])
+        .unwrap();
+    assert_eq!(after.stdout(&t.engine).await.unwrap().trim(), "2");
+    let missing = busybox()
+        .with_mounted_file(
+            "/x",
+            &Directory::host(host.path()).unwrap().file("nope").unwrap(),
+        )
+        .unwrap()
+        .with_exec(&["true"])
+        .unwrap();
+    assert!(matches!(
+        missing.sync(&t.engine).await,
+        Err(EngineError::NotFound { .. })
+    ));
+}
+
+#[tokio::test]
 async fn clear_errors() {
     let t = engine();
     let token = secret("errors", b"errors-secret-value");
