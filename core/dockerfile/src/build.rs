@@ -16,6 +16,15 @@
 //!   busybox (`sh`, `cp`, `tar`, ...), mounted for that one exec, so the stage's image needs
 //!   no shell or tools of its own.
 //! - ARG values reach `RUN` as environment variables, never the image config.
+//! - Heredocs as BuildKit runs them: `RUN <<EOF` alone runs the body with the stage's shell
+//!   (`SHELL ... BODY`), or, if the body starts with `#!`, mounts it read-only as the
+//!   executable file `/dev/pipes/EOF` for that one exec and runs `SHELL ... /dev/pipes/EOF`;
+//!   any other line with heredocs (`python3 <<EOF`, `<<A cat > a && <<B cat > b`) is given
+//!   to the shell whole, each body followed by its terminator, so the shell feeds them to the
+//!   redirections. `COPY`/`ADD <<EOF DEST` copy a file (mode 0644, root's) named after the
+//!   heredoc whose content is the body, its variables expanded unless the name was quoted.
+//!   The body is in the exec's arguments or a mounted directory, so it is part of the step's
+//!   cache key.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Component, Path, PathBuf};
@@ -29,10 +38,10 @@ use oci_spec::image::{Config, History, HistoryBuilder};
 
 use crate::context::Context;
 use crate::error::{DockerfileError, Result};
-use crate::expand::process;
+use crate::expand::{process, process_raw};
 use crate::layer::write_layer_tar;
 use crate::mount::{parse_mount, BindMount, CacheMount, RunMount, SecretMount, SshMount};
-use crate::parse::{ArgDecl, Command, CopyArgs, Dockerfile, ShellOrExec};
+use crate::parse::{heredoc_word, ArgDecl, Command, CopyArgs, Dockerfile, Heredoc, ShellOrExec};
 
 /// The shell of shell forms until a `SHELL` instruction.
 const DEFAULT_SHELL: [&str; 2] = ["/bin/sh", "-c"];
@@ -45,6 +54,10 @@ const GIT_MOUNT: &str = "/.hush-build-git";
 const HTTP_MOUNT: &str = "/.hush-build-http";
 /// Where a stage's or image's root is mounted for `COPY --from`.
 const FROM_MOUNT: &str = "/.hush-build-from";
+/// Where the files of `COPY <<EOF` heredocs are mounted for a copy.
+const HEREDOC_MOUNT: &str = "/.hush-build-heredoc";
+/// Where BuildKit mounts the script of `RUN <<EOF` with a `#!` line (and hush too).
+const PIPES_MOUNT: &str = "/dev/pipes";
 
 /// Where the copy tools (a static busybox and its applet links) are mounted for a copy.
 const TOOLS_MOUNT: &str = "/.hush-build-tools";
@@ -65,7 +78,7 @@ for src in "$@"; do
     for e in "$src"/* "$src"/.[!.]* "$src"/..?*; do
       if [ -e "$e" ] || [ -L "$e" ]; then cp -a "$e" "$dest/"; fix "$dest/${e##*/}"; fi
     done
-  elif [ "$add" = 1 ] && case "$src" in *.tar|*.tar.gz|*.tgz|*.tar.bz2|*.tar.xz) true;; *) false;; esac; then
+  elif [ "$add" = 1 ] && case "$src" in /.hush-build-heredoc/*) false;; *.tar|*.tar.gz|*.tgz|*.tar.bz2|*.tar.xz) true;; *) false;; esac; then
     mkdir -p "$dest"; tar -xf "$src" -C "$dest"
   else
     d=$multi
@@ -243,8 +256,20 @@ fn describe(cmd: &Command) -> String {
             .collect::<Vec<_>>()
             .join(" ")
     };
-    let copy = |c: &CopyArgs| format!("{} {}", c.sources.join(" "), c.dest);
+    let copy = |c: &CopyArgs| {
+        let docs = c.heredocs.iter().map(|h| format!("<<{}", h.name));
+        let words: Vec<String> = c.sources.iter().cloned().chain(docs).collect();
+        format!("{} {}", words.join(" "), c.dest)
+    };
     match cmd {
+        // As BuildKit shows it: `RUN <<EOF (first line...)` for a lone heredoc.
+        Command::Run {
+            cmd: ShellOrExec::Shell(text),
+            heredocs,
+            ..
+        } if heredocs.len() == 1 && heredoc_word(text).is_some() => {
+            format!("RUN {text} ({})", summarize(&heredocs[0].content))
+        }
         Command::Run { cmd, .. } => format!("RUN {}", form(cmd)),
         Command::Env(p) => format!("ENV {}", pairs(p)),
         Command::Arg(d) => format!(
@@ -273,6 +298,85 @@ fn describe(cmd: &Command) -> String {
         Command::Shell(s) => format!("SHELL {}", serde_json::to_string(s).unwrap_or_default()),
         Command::Maintainer(m) => format!("MAINTAINER {m}"),
     }
+}
+
+/// The first line of a heredoc's body, with `...` if there are more (BuildKit's summary).
+fn summarize(body: &str) -> String {
+    let body = body.trim();
+    let mut lines = body.lines();
+    let first = lines.next().unwrap_or_default();
+    if lines.next().is_some() {
+        format!("{first}...")
+    } else {
+        first.to_owned()
+    }
+}
+
+/// What a `RUN` with heredocs runs.
+#[derive(Debug, PartialEq, Eq)]
+enum HeredocRun {
+    /// The shell runs this text (`SHELL... TEXT`).
+    Shell(String),
+    /// A lone heredoc with a `#!` line: the file `/dev/pipes/NAME` with this body, run as
+    /// `SHELL... /dev/pipes/NAME`.
+    Script { name: String, body: String },
+}
+
+/// BuildKit's `dispatchRun` for heredocs: a command that is only a heredoc word runs its body
+/// (as a script file if it starts with `#!`); anything else is reassembled for the shell, each
+/// body followed by its terminator.
+fn heredoc_run(text: &str, heredocs: &[Heredoc]) -> HeredocRun {
+    match heredocs {
+        [doc] if heredoc_word(text).is_some() => {
+            if doc.content.starts_with("#!") {
+                HeredocRun::Script {
+                    name: doc.name.clone(),
+                    body: doc.body(),
+                }
+            } else {
+                HeredocRun::Shell(doc.body())
+            }
+        }
+        _ => {
+            let mut full = text.to_owned();
+            for doc in heredocs {
+                full.push('\n');
+                full.push_str(&doc.content);
+                full.push_str(&doc.name);
+            }
+            HeredocRun::Shell(full)
+        }
+    }
+}
+
+/// A heredoc name as a file name (`COPY <<NAME`, `RUN <<NAME` with `#!`): one path component.
+fn heredoc_file_name(line: usize, name: &str) -> Result<&str> {
+    if name.is_empty() || name == "." || name == ".." || name.contains(['/', '\0']) {
+        return Err(at(line)(format!(
+            "heredoc name {name:?} cannot be used as a file name"
+        )));
+    }
+    Ok(name)
+}
+
+/// A new private directory for heredoc files, readable by any user of the container.
+fn heredoc_dir(prefix: &str) -> Result<tempfile::TempDir> {
+    use std::os::unix::fs::PermissionsExt;
+    let io = |e: std::io::Error| build_err(format!("cannot make a directory for a heredoc: {e}"));
+    let dir = tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir()
+        .map_err(io)?;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).map_err(io)?;
+    Ok(dir)
+}
+
+/// Writes `contents` to `path` with `mode`.
+fn write_heredoc_file(path: &Path, contents: &str, mode: u32) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let io = |e: std::io::Error| build_err(format!("cannot write a heredoc file: {e}"));
+    std::fs::write(path, contents).map_err(io)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(io)
 }
 
 /// Runs a build: evaluates the stages the target needs, reports each step through
@@ -433,7 +537,11 @@ pub async fn build(
                 Command::StopSignal(raw) => st.stop_signal = Some(word(&st, &args, raw)?),
                 Command::Shell(list) => st.shell = list.clone(),
                 Command::Maintainer(raw) => st.author = Some(word(&st, &args, raw)?),
-                Command::Run { mounts, cmd } => {
+                Command::Run {
+                    mounts,
+                    cmd,
+                    heredocs,
+                } => {
                     layer_step = true;
                     let step = RunStep {
                         st: &st,
@@ -447,7 +555,7 @@ pub async fn build(
                         stage_index: &stage_index,
                         si,
                     };
-                    let (ctr, served) = step.run(esc, mounts, cmd, &mut keep).await?;
+                    let (ctr, served) = step.run(esc, mounts, cmd, heredocs, &mut keep).await?;
                     st.ctr = ctr;
                     // The step's agents serve until it has run (the sync below).
                     step_agents = served;
@@ -591,6 +699,7 @@ impl RunStep<'_> {
         esc: char,
         mounts: &[String],
         cmd: &ShellOrExec,
+        heredocs: &[Heredoc],
         keep: &mut Vec<tempfile::TempDir>,
     ) -> Result<(Container, Vec<AgentListener>)> {
         let (st, line) = (self.st, self.line);
@@ -628,7 +737,25 @@ impl RunStep<'_> {
                 }
             }
         }
-        ctr = ctr.with_exec(&cmd.argv(&st.shell)).map_err(build_err)?;
+        let argv = match cmd {
+            ShellOrExec::Shell(text) if !heredocs.is_empty() => match heredoc_run(text, heredocs) {
+                HeredocRun::Shell(script) => ShellOrExec::Shell(script).argv(&st.shell),
+                HeredocRun::Script { name, body } => {
+                    let name = heredoc_file_name(line, &name)?;
+                    let dir = heredoc_dir("hush-heredoc-")?;
+                    write_heredoc_file(&dir.path().join(name), &body, 0o755)?;
+                    let pipes = Directory::host(dir.path()).map_err(build_err)?;
+                    keep.push(dir);
+                    ctr = ctr
+                        .with_mounted_directory(PIPES_MOUNT, &pipes)
+                        .map_err(build_err)?;
+                    undo.push(Undo::Mount(PIPES_MOUNT.to_owned()));
+                    ShellOrExec::Shell(format!("{PIPES_MOUNT}/{name}")).argv(&st.shell)
+                }
+            },
+            _ => cmd.argv(&st.shell),
+        };
+        ctr = ctr.with_exec(&argv).map_err(build_err)?;
         for u in undo {
             ctr = match u {
                 Undo::Mount(p) => ctr.without_mount(&p),
@@ -988,6 +1115,27 @@ async fn copy_step(
             (FROM_MOUNT, dir, None)
         }
     };
+    // Heredoc sources: files named after the heredoc (one directory each, names may repeat),
+    // mode 0644, the body's variables expanded unless the name was quoted.
+    let mut heredocs = None;
+    if !c.heredocs.is_empty() {
+        let staged = heredoc_dir("hush-heredoc-")?;
+        for (i, doc) in c.heredocs.iter().enumerate() {
+            let name = heredoc_file_name(line, &doc.name)?;
+            let body = if doc.expand {
+                process_raw(&doc.body(), '\\', &|n| st.var(args, n)).map_err(at(line))?
+            } else {
+                doc.body()
+            };
+            let sub = staged.path().join(i.to_string());
+            std::fs::create_dir(&sub)
+                .map_err(|e| build_err(format!("cannot make a directory for a heredoc: {e}")))?;
+            write_heredoc_file(&sub.join(name), &body, 0o644)?;
+            sources.push(format!("{HEREDOC_MOUNT}/{i}/{name}"));
+        }
+        heredocs = Some(Directory::host(staged.path()).map_err(build_err)?);
+        keep.push(staged);
+    }
     let owner = match &c.chown {
         Some(o) => Some(word(o)?),
         None => owner_default.map(str::to_owned),
@@ -1015,13 +1163,25 @@ async fn copy_step(
         Some(t) => t.clone(),
         None => tools.insert(copy_tools(keep)?).clone(),
     };
-    st.ctr
+    let mut ctr = st
+        .ctr
         .with_user("0")
         .and_then(|x| x.with_mounted_directory(mount, &dir))
-        .and_then(|x| x.with_mounted_directory(TOOLS_MOUNT, &tools))
+        .map_err(build_err)?;
+    if let Some(h) = &heredocs {
+        ctr = ctr
+            .with_mounted_directory(HEREDOC_MOUNT, h)
+            .map_err(build_err)?;
+    }
+    ctr = ctr
+        .with_mounted_directory(TOOLS_MOUNT, &tools)
         .and_then(|x| x.with_exec(&argv))
         .and_then(|x| x.without_mount(TOOLS_MOUNT))
-        .and_then(|x| x.without_mount(mount))
+        .map_err(build_err)?;
+    if heredocs.is_some() {
+        ctr = ctr.without_mount(HEREDOC_MOUNT).map_err(build_err)?;
+    }
+    ctr.without_mount(mount)
         .and_then(|x| x.with_user(&restore))
         .map_err(build_err)
 }
@@ -1196,5 +1356,65 @@ mod tests {
             .map(|i| describe(&i.command))
             .collect();
         assert_eq!(shown, vec!["RUN cat /run/secrets/s", "COPY --from=a x /y"]);
+    }
+
+    #[test]
+    fn heredoc_runs_follow_buildkits_dispatch() {
+        let df = crate::parse::parse(
+            "FROM busybox\n\
+             RUN <<EOF\n\tset -e\necho $A\nEOF\n\
+             RUN <<-EOF\n\t\techo tabs\nEOF\n\
+             RUN <<script\n#!/bin/sh\necho hi\nscript\n\
+             RUN python3 <<'PY'\nprint(1)\nPY\n\
+             RUN <<A cat > /a && <<-B cat > /b\na\nA\n\tb\n\tB\n\
+             COPY x <<f1 <<f2 /d/\nf1\nf2\n",
+        )
+        .unwrap();
+        let runs: Vec<HeredocRun> = df.stages[0]
+            .instructions
+            .iter()
+            .filter_map(|i| match &i.command {
+                Command::Run {
+                    cmd: ShellOrExec::Shell(t),
+                    heredocs,
+                    ..
+                } => Some(heredoc_run(t, heredocs)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            runs,
+            [
+                HeredocRun::Shell("\tset -e\necho $A\n".into()),
+                HeredocRun::Shell("echo tabs\n".into()),
+                HeredocRun::Script {
+                    name: "script".into(),
+                    body: "#!/bin/sh\necho hi\n".into()
+                },
+                HeredocRun::Shell("python3 <<'PY'\nprint(1)\nPY".into()),
+                HeredocRun::Shell("<<A cat > /a && <<-B cat > /b\na\nA\n\tb\nB".into()),
+            ]
+        );
+        let shown: Vec<String> = df.stages[0]
+            .instructions
+            .iter()
+            .map(|i| describe(&i.command))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                "RUN <<EOF (set -e...)",
+                "RUN <<-EOF (echo tabs)",
+                "RUN <<script (#!/bin/sh...)",
+                "RUN python3 <<'PY'",
+                "RUN <<A cat > /a && <<-B cat > /b",
+                "COPY x <<f1 <<f2 /d/",
+            ]
+        );
+        assert!(heredoc_file_name(3, "a.txt").is_ok());
+        for bad in ["", ".", "..", "a/b"] {
+            let e = heredoc_file_name(3, bad).unwrap_err().to_string();
+            assert!(e.starts_with("Dockerfile line 3: heredoc name"), "{e}");
+        }
     }
 }

@@ -9,11 +9,21 @@ pub type Lookup<'a> = &'a dyn Fn(&str) -> Option<String>;
 /// Splits `text` at unquoted, unescaped whitespace, keeping quotes and escapes in the words
 /// (for [`process`] later).
 pub fn split_words(text: &str, escape: char) -> Vec<String> {
+    split(text, escape, false)
+}
+
+/// [`split_words`], except that whitespace right after an unquoted `<<` stays in the word, as
+/// BuildKit's lexer has it, so `<< EOF` is one (heredoc) word.
+pub fn split_heredoc_words(text: &str, escape: char) -> Vec<String> {
+    split(text, escape, true)
+}
+
+fn split(text: &str, escape: char, heredocs: bool) -> Vec<String> {
     let mut words = Vec::new();
     let mut cur = String::new();
     let mut in_word = false;
     let mut quote: Option<char> = None;
-    let mut chars = text.chars();
+    let mut chars = text.chars().peekable();
     while let Some(c) = chars.next() {
         match quote {
             Some(q) => {
@@ -41,6 +51,13 @@ pub fn split_words(text: &str, escape: char) -> Vec<String> {
                     }
                 } else if c == '\'' || c == '"' {
                     quote = Some(c);
+                } else if heredocs && c == '<' && chars.peek() == Some(&'<') {
+                    cur.push('<');
+                    chars.next();
+                    while let Some(&w) = chars.peek().filter(|w| w.is_whitespace()) {
+                        cur.push(w);
+                        chars.next();
+                    }
                 }
             }
         }
@@ -92,6 +109,30 @@ pub fn process(word: &str, escape: char, vars: Lookup<'_>) -> Result<String, Str
                 }
             }
             i += 1;
+        } else if c == '$' {
+            i = variable(&chars, i, escape, vars, &mut out)?;
+        } else {
+            out.push(c);
+            i += 1;
+        }
+    }
+    Ok(out)
+}
+
+/// Expands the variables of a heredoc body (`COPY <<EOF`), as BuildKit does: `$VAR` and
+/// `${VAR...}` are replaced and the escape character quotes the next character (it is
+/// removed), but quotes are kept: the body is file content, not Dockerfile words.
+pub fn process_raw(text: &str, escape: char, vars: Lookup<'_>) -> Result<String, String> {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c == escape {
+            if let Some(&n) = chars.get(i + 1) {
+                out.push(n);
+            }
+            i += 2;
         } else if c == '$' {
             i = variable(&chars, i, escape, vars, &mut out)?;
         } else {
@@ -228,5 +269,20 @@ mod tests {
         );
         assert_eq!(split_words("  ", '\\'), Vec::<String>::new());
         assert_eq!(split_words("a`  b", '`'), vec!["a` ", "b"]);
+        assert_eq!(split_words("cat << EOF", '\\'), vec!["cat", "<<", "EOF"]);
+        assert_eq!(
+            split_heredoc_words("cat << EOF '<< x' a<<  b", '\\'),
+            vec!["cat", "<< EOF", "'<< x'", "a<<  b"]
+        );
+    }
+
+    #[test]
+    fn raw_expansion_keeps_quotes() {
+        let raw = |t: &str| process_raw(t, '\\', &vars).unwrap();
+        assert_eq!(
+            raw("'$A' \"${A}\" \\$A \\\\ x\n"),
+            "'alpha' \"alpha\" $A \\ x\n"
+        );
+        assert_eq!(raw("${B:-d} $EMPTY."), "d .");
     }
 }

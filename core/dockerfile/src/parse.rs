@@ -1,10 +1,16 @@
 //! The Dockerfile parser: parser directives (`# syntax=` is ignored, `# escape=` honoured),
-//! comments, line continuations, JSON exec form, and instructions with their line numbers.
-//! Values stay raw (quotes and variables in place); the frontend expands them with the ARG
-//! and ENV values in scope.
+//! comments, line continuations, JSON exec form, heredocs, and instructions with their line
+//! numbers. Values stay raw (quotes and variables in place); the frontend expands them with
+//! the ARG and ENV values in scope.
+//!
+//! Heredocs follow BuildKit's parser: in a `RUN`, `COPY` or `ADD` line (not in JSON form),
+//! every word `[N]<<[-]NAME` (after continuation lines are joined; `<< NAME` too) starts a
+//! here-document, and the lines after the instruction are the bodies, in the order of the
+//! words, each up to a line that is exactly `NAME` (with `<<-`, after leading tabs). Body
+//! lines are raw: no continuations, comments or directives.
 
 use crate::error::{parse_err, DockerfileError, Result};
-use crate::expand::split_words;
+use crate::expand::{split_heredoc_words, split_words};
 
 /// A parsed Dockerfile.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,6 +65,106 @@ impl ShellOrExec {
     }
 }
 
+/// A here-document: `<<NAME` in a `RUN`, `COPY` or `ADD` line and the lines after it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Heredoc {
+    /// The terminator, quotes removed (for `COPY`, the file's name).
+    pub name: String,
+    /// Whether variables in the body are expanded (`COPY`): the name was not quoted.
+    pub expand: bool,
+    /// `<<-NAME`: leading tabs are stripped from the body's lines.
+    pub chomp: bool,
+    /// The body as written, each line ending in `\n`.
+    pub content: String,
+}
+
+impl Heredoc {
+    /// The body, with leading tabs stripped from every line for `<<-`.
+    pub fn body(&self) -> String {
+        if !self.chomp {
+            return self.content.clone();
+        }
+        self.content
+            .split_inclusive('\n')
+            .map(|l| l.trim_start_matches('\t'))
+            .collect()
+    }
+}
+
+/// The parts of a heredoc word: `[digits]<<[-][whitespace]WORD` where `WORD` is one word
+/// without `<`; `None` for any other word. Returns the heredoc without content.
+pub fn heredoc_word(word: &str) -> Option<Heredoc> {
+    let rest = word.trim_start_matches(|c: char| c.is_ascii_digit());
+    let rest = rest.strip_prefix("<<")?;
+    let (chomp, rest) = match rest.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, rest),
+    };
+    let rest = rest.trim_start();
+    if rest.is_empty() || rest.contains('<') || split_words(rest, '\\').len() != 1 {
+        return None;
+    }
+    let (name, quoted) = unquote(rest)?;
+    Some(Heredoc {
+        name,
+        expand: !quoted,
+        chomp,
+        content: String::new(),
+    })
+}
+
+/// Quote removal without variable expansion (a heredoc name); also says whether any quotes
+/// were removed (an escaped quote does not count, as in BuildKit). `None` if a quote is open.
+fn unquote(word: &str) -> Option<(String, bool)> {
+    let mut out = String::new();
+    let mut quoted = false;
+    let mut quote: Option<char> = None;
+    let mut chars = word.chars();
+    while let Some(c) = chars.next() {
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some('"') if c == '\\' => match chars.next() {
+                Some(n) if matches!(n, '"' | '$' | '\\') => out.push(n),
+                Some(n) => {
+                    out.push(c);
+                    out.push(n);
+                }
+                None => out.push(c),
+            },
+            Some(_) => out.push(c),
+            None if c == '\\' => out.extend(chars.next()),
+            None if c == '\'' || c == '"' => {
+                quote = Some(c);
+                quoted = true;
+            }
+            None => out.push(c),
+        }
+    }
+    quote.is_none().then_some((out, quoted))
+}
+
+/// The heredocs a logical line starts, without content: only `RUN`, `COPY` and `ADD` not in
+/// JSON form have them.
+fn heredocs_in(logical: &str, escape: char) -> Vec<Heredoc> {
+    if !logical.contains("<<") {
+        return Vec::new();
+    }
+    let end = word_end(logical, escape);
+    if !["RUN", "COPY", "ADD"].contains(&logical[..end].to_ascii_uppercase().as_str()) {
+        return Vec::new();
+    }
+    let Ok((_, rest)) = flags(0, logical[end..].trim(), escape) else {
+        return Vec::new();
+    };
+    if json_list(rest).is_some() {
+        return Vec::new();
+    }
+    split_heredoc_words(rest, '\\')
+        .iter()
+        .filter_map(|w| heredoc_word(w))
+        .collect()
+}
+
 /// An `ARG` declaration: a name and its raw default.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ArgDecl {
@@ -71,12 +177,16 @@ pub struct ArgDecl {
 /// The instructions hush supports.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
-    /// `RUN [--mount=...]... COMMAND`: the raw `--mount` values and the command.
+    /// `RUN [--mount=...]... COMMAND`: the raw `--mount` values, the command and the
+    /// heredocs of its line.
     Run {
         /// Raw `--mount` values.
         mounts: Vec<String>,
-        /// The command.
+        /// The command (with heredocs, the shell form as written, e.g. `<<EOF` or
+        /// `python3 <<EOF`).
         cmd: ShellOrExec,
+        /// The heredocs, in order.
+        heredocs: Vec<Heredoc>,
     },
     /// `ENV k=v ...` (or `ENV k v`), raw values.
     Env(Vec<(String, String)>),
@@ -119,8 +229,11 @@ pub struct CopyArgs {
     pub chmod: Option<String>,
     /// `--checksum` (ADD of a URL only): `sha256:<hex>`.
     pub checksum: Option<String>,
-    /// Sources.
+    /// Sources (paths, URLs).
     pub sources: Vec<String>,
+    /// Heredoc sources (`COPY <<EOF /dest`): files with the heredoc's body, named after it,
+    /// copied after `sources`.
+    pub heredocs: Vec<Heredoc>,
     /// Destination.
     pub dest: String,
 }
@@ -184,7 +297,34 @@ pub fn parse(text: &str) -> Result<Dockerfile> {
                 break;
             }
         }
-        instruction(&mut file, start, logical.trim())?;
+        let logical = logical.trim();
+        let mut heredocs = heredocs_in(logical, escape);
+        for doc in &mut heredocs {
+            let mut terminated = false;
+            for (_, l) in lines.by_ref() {
+                let candidate = if doc.chomp {
+                    l.trim_start_matches('\t')
+                } else {
+                    l
+                };
+                if candidate == doc.name {
+                    terminated = true;
+                    break;
+                }
+                doc.content.push_str(l);
+                doc.content.push('\n');
+            }
+            if !terminated {
+                return Err(parse_err(
+                    start,
+                    format!(
+                        "unterminated heredoc <<{}: no line {:?} ends it before the end of the Dockerfile",
+                        doc.name, doc.name
+                    ),
+                ));
+            }
+        }
+        instruction(&mut file, start, logical, heredocs)?;
     }
     if file.stages.is_empty() {
         return Err(parse_err(1, "the Dockerfile has no FROM instruction"));
@@ -237,28 +377,6 @@ fn flags(line: usize, mut args: &str, escape: char) -> Result<(Vec<(String, Stri
         args = args[end..].trim_start();
     }
     Ok((out, args))
-}
-
-fn heredoc(line: usize, args: &str) -> Result<()> {
-    let bytes = args.as_bytes();
-    for i in 0..bytes.len().saturating_sub(2) {
-        if &bytes[i..i + 2] == b"<<" {
-            let mut j = i + 2;
-            if bytes.get(j) == Some(&b'-') {
-                j += 1;
-            }
-            if bytes
-                .get(j)
-                .is_some_and(|b| b.is_ascii_alphabetic() || *b == b'"' || *b == b'\'' || *b == b'_')
-            {
-                return Err(parse_err(
-                    line,
-                    "heredocs (<<EOF) are not supported by hush",
-                ));
-            }
-        }
-    }
-    Ok(())
 }
 
 /// A JSON array of strings (the exec form), if `args` is one.
@@ -320,8 +438,15 @@ fn pairs(
         .collect()
 }
 
-/// Raw words of a `COPY`/`ADD` source list (the JSON form becomes double-quoted words).
-fn copy_words(line: usize, args: &str, escape: char, what: &str) -> Result<Vec<String>> {
+/// Raw words of a `COPY`/`ADD` source list (the JSON form becomes double-quoted words; with
+/// heredocs, `<< NAME` is one word).
+fn copy_words(
+    line: usize,
+    args: &str,
+    escape: char,
+    what: &str,
+    heredocs: bool,
+) -> Result<Vec<String>> {
     let words = match serde_json::from_str::<Vec<String>>(args) {
         Ok(list) if args.starts_with('[') => list
             .iter()
@@ -334,6 +459,7 @@ fn copy_words(line: usize, args: &str, escape: char, what: &str) -> Result<Vec<S
                 )
             })
             .collect(),
+        _ if heredocs => split_heredoc_words(args, escape),
         _ => split_words(args, escape),
     };
     if words.len() < 2 {
@@ -351,16 +477,39 @@ fn copy_args(
     escape: char,
     what: &str,
     allowed: &[&str],
+    heredocs: Vec<Heredoc>,
 ) -> Result<CopyArgs> {
     let (flags, rest) = flags(line, args, escape)?;
-    heredoc(line, rest)?;
-    let mut words = copy_words(line, rest, escape, what)?;
+    let mut words = copy_words(line, rest, escape, what, !heredocs.is_empty())?;
     let dest = words.pop().unwrap_or_default();
     let mut out = CopyArgs {
-        sources: words,
         dest,
         ..CopyArgs::default()
     };
+    if !heredocs.is_empty() && heredoc_word(&out.dest).is_some() {
+        return Err(parse_err(
+            line,
+            format!("{what} cannot accept a heredoc as a destination"),
+        ));
+    }
+    for w in words {
+        // As in BuildKit, a heredoc source is looked up by name (the last one wins).
+        let doc = if heredocs.is_empty() {
+            None
+        } else {
+            heredoc_word(&w)
+        };
+        match doc {
+            Some(doc) => {
+                let found = heredocs.iter().rev().find(|h| h.name == doc.name);
+                out.heredocs.push(Heredoc {
+                    content: found.map(|h| h.content.clone()).unwrap_or_default(),
+                    ..doc
+                });
+            }
+            None => out.sources.push(w),
+        }
+    }
     for (name, value) in flags {
         if !allowed.contains(&name.as_str()) {
             return Err(parse_err(
@@ -378,7 +527,12 @@ fn copy_args(
     Ok(out)
 }
 
-fn instruction(file: &mut Dockerfile, line: usize, text: &str) -> Result<()> {
+fn instruction(
+    file: &mut Dockerfile,
+    line: usize,
+    text: &str,
+    heredocs: Vec<Heredoc>,
+) -> Result<()> {
     let escape = file.escape;
     let end = word_end(text, escape);
     let keyword = text[..end].to_ascii_uppercase();
@@ -447,10 +601,10 @@ fn instruction(file: &mut Dockerfile, line: usize, text: &str) -> Result<()> {
                 }
                 mounts.push(value);
             }
-            heredoc(line, rest)?;
             Command::Run {
                 mounts,
                 cmd: shell_or_exec(line, rest, "RUN")?,
+                heredocs,
             }
         }
         "ENV" => Command::Env(pairs(line, args, escape, "ENV", true)?),
@@ -471,6 +625,7 @@ fn instruction(file: &mut Dockerfile, line: usize, text: &str) -> Result<()> {
             escape,
             "COPY",
             &["from", "chown", "chmod"],
+            heredocs,
         )?),
         "ADD" => Command::Add(copy_args(
             line,
@@ -478,6 +633,7 @@ fn instruction(file: &mut Dockerfile, line: usize, text: &str) -> Result<()> {
             escape,
             "ADD",
             &["chown", "chmod", "checksum"],
+            heredocs,
         )?),
         "CMD" => Command::Cmd(shell_or_exec(line, args, "CMD")?),
         "ENTRYPOINT" => Command::Entrypoint(shell_or_exec(line, args, "ENTRYPOINT")?),
@@ -571,6 +727,7 @@ mod tests {
             Command::Run {
                 mounts: vec!["type=secret,id=a".into()],
                 cmd: ShellOrExec::Shell("echo hi there".into()),
+                heredocs: vec![],
             }
         );
         assert_eq!(
@@ -616,7 +773,8 @@ mod tests {
             df.stages[0].instructions[0].command,
             Command::Run {
                 mounts: vec![],
-                cmd: ShellOrExec::Shell("echo a   b".into())
+                cmd: ShellOrExec::Shell("echo a   b".into()),
+                heredocs: vec![],
             }
         );
         let e = parse("FROM busybox\n\nONBUILD RUN true\n").unwrap_err();
@@ -629,8 +787,12 @@ mod tests {
             e.to_string(),
             "Dockerfile line 2: unknown instruction FROBNICATE"
         );
-        let e = parse("FROM busybox\nRUN cat <<EOF\nx\nEOF\n").unwrap_err();
-        assert!(e.to_string().contains("line 2: heredocs"), "{e}");
+        let e = parse("FROM busybox\nRUN cat <<EOF\nx\n").unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("Dockerfile line 2: unterminated heredoc <<EOF"),
+            "{e}"
+        );
         let e = parse("RUN x\n").unwrap_err();
         assert!(
             e.to_string().contains("line 1: RUN before the first FROM"),
@@ -666,5 +828,233 @@ mod tests {
             e.to_string().contains("COPY --checksum is not supported"),
             "{e}"
         );
+    }
+
+    fn doc(name: &str, expand: bool, chomp: bool, content: &str) -> Heredoc {
+        Heredoc {
+            name: name.into(),
+            expand,
+            chomp,
+            content: content.into(),
+        }
+    }
+
+    fn run(df: &Dockerfile, i: usize) -> (&[String], &ShellOrExec, &[Heredoc]) {
+        match &df.stages[0].instructions[i].command {
+            Command::Run {
+                mounts,
+                cmd,
+                heredocs,
+            } => (mounts, cmd, heredocs),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn heredoc_words_follow_buildkit() {
+        let w = |s: &str| heredoc_word(s).map(|h| (h.name, h.expand, h.chomp));
+        assert_eq!(w("<<EOF"), Some(("EOF".into(), true, false)));
+        assert_eq!(w("<<-EOF"), Some(("EOF".into(), true, true)));
+        assert_eq!(w("3<<EOF"), Some(("EOF".into(), true, false)));
+        assert_eq!(w("<< EOF"), Some(("EOF".into(), true, false)));
+        assert_eq!(w("<<'EOF'"), Some(("EOF".into(), false, false)));
+        assert_eq!(w("<<-\"EOF\""), Some(("EOF".into(), false, true)));
+        assert_eq!(w("<<eo'f'"), Some(("eof".into(), false, false)));
+        // An escaped quote is part of the name and does not stop expansion.
+        assert_eq!(w("<<eo\\'f"), Some(("eo'f".into(), true, false)));
+        assert_eq!(w("<<'one two'"), Some(("one two".into(), false, false)));
+        assert_eq!(w("<<$EOF"), Some(("$EOF".into(), true, false)));
+        for not in [
+            "<<",
+            "<<-",
+            "<<<EOF",
+            "cat<<EOF",
+            "\"<<EOF\"",
+            "<<'EOF",
+            "x",
+        ] {
+            assert_eq!(w(not), None, "{not}");
+        }
+    }
+
+    #[test]
+    fn run_heredocs_keep_bodies_raw_and_lines_right() {
+        let df = parse(
+            "FROM busybox\n\
+             RUN <<EOF\n\
+             set -e\n\
+             # not a comment: part of the script \\\n\
+             \n\
+             echo $HOME\n\
+             EOF\n\
+             RUN --mount=type=secret,id=x python3 \\\n\
+               <<'PY'\n\
+             print('hi')\n\
+             PY\n\
+             RUN <<-EOF\n\
+             \t\techo tabs\n\
+             \tEOF\n\
+             RUN <<A cat > /a && << B cat > /b\n\
+             B\n\
+             A\n\
+             b-body\n\
+             B\n\
+             RUN cat <<EOF <<-EOF\n\
+             first\n\
+             EOF\n\
+             second\n\
+             \tEOF\n\
+             COPY [\"<<EOF\", \"/x\"]\n\
+             RUN echo '<<EOF' \"<<X\" a<<b\n\
+             BOGUS\n",
+        );
+        // The last RUN has no heredoc (quoted, or not a word of its own), so BOGUS is an
+        // instruction, and its line number counts every heredoc line before it.
+        let e = df.unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "Dockerfile line 27: unknown instruction BOGUS"
+        );
+        let text = "FROM busybox\n\
+             RUN <<EOF\n\
+             set -e\n\
+             # not a comment: part of the script \\\n\
+             \n\
+             echo $HOME\n\
+             EOF\n\
+             RUN --mount=type=secret,id=x python3 \\\n\
+               <<'PY'\n\
+             print('hi')\n\
+             PY\n\
+             RUN <<-EOF\n\
+             \t\techo tabs\n\
+             \tEOF\n\
+             RUN <<A cat > /a && << B cat > /b\n\
+             B\n\
+             A\n\
+             b-body\n\
+             B\n\
+             RUN cat <<EOF <<-EOF\n\
+             first\n\
+             EOF\n\
+             second\n\
+             \tEOF\n\
+             ENV AFTER=1\n";
+        let df = parse(text).unwrap();
+        let ins = &df.stages[0].instructions;
+        assert_eq!(
+            ins.iter().map(|i| i.line).collect::<Vec<_>>(),
+            [2, 8, 12, 15, 20, 25]
+        );
+        let (_, cmd, docs) = run(&df, 0);
+        assert_eq!(cmd, &ShellOrExec::Shell("<<EOF".into()));
+        assert_eq!(
+            docs,
+            [doc(
+                "EOF",
+                true,
+                false,
+                "set -e\n# not a comment: part of the script \\\n\necho $HOME\n"
+            )]
+        );
+        let (mounts, cmd, docs) = run(&df, 1);
+        assert_eq!(mounts, ["type=secret,id=x"]);
+        assert_eq!(cmd, &ShellOrExec::Shell("python3 <<'PY'".into()));
+        assert_eq!(docs, [doc("PY", false, false, "print('hi')\n")]);
+        let (_, _, docs) = run(&df, 2);
+        assert_eq!(docs, [doc("EOF", true, true, "\t\techo tabs\n")]);
+        assert_eq!(docs[0].body(), "echo tabs\n");
+        // Bodies are read in the order of the words; only the current terminator ends one.
+        let (_, _, docs) = run(&df, 3);
+        assert_eq!(
+            docs,
+            [
+                doc("A", true, false, "B\n"),
+                doc("B", true, false, "b-body\n")
+            ]
+        );
+        let (_, _, docs) = run(&df, 4);
+        assert_eq!(
+            docs,
+            [
+                doc("EOF", true, false, "first\n"),
+                doc("EOF", true, true, "second\n")
+            ]
+        );
+        assert_eq!(
+            ins[5].command,
+            Command::Env(vec![("AFTER".into(), "1".into())])
+        );
+    }
+
+    #[test]
+    fn copy_heredocs_become_inline_sources() {
+        let df = parse(
+            "FROM busybox\n\
+             COPY --chmod=755 <<EOF /usr/local/bin/hello\n\
+             #!/bin/sh\n\
+             echo \"hello $NAME\"\n\
+             EOF\n\
+             COPY ctx.txt <<a.txt <<'b.txt' /dir/\n\
+             a $X\n\
+             a.txt\n\
+             b $X\n\
+             b.txt\n\
+             ADD <<EOF /added\n\
+             EOF\n",
+        )
+        .unwrap();
+        let ins = &df.stages[0].instructions;
+        let Command::Copy(c) = &ins[0].command else {
+            panic!()
+        };
+        assert_eq!(c.chmod.as_deref(), Some("755"));
+        assert!(c.sources.is_empty());
+        assert_eq!(c.dest, "/usr/local/bin/hello");
+        assert_eq!(
+            c.heredocs,
+            [doc("EOF", true, false, "#!/bin/sh\necho \"hello $NAME\"\n")]
+        );
+        assert_eq!(ins[1].line, 6);
+        let Command::Copy(c) = &ins[1].command else {
+            panic!()
+        };
+        assert_eq!(c.sources, ["ctx.txt"]);
+        assert_eq!(
+            c.heredocs,
+            [
+                doc("a.txt", true, false, "a $X\n"),
+                doc("b.txt", false, false, "b $X\n")
+            ]
+        );
+        assert_eq!(ins[2].line, 11);
+        let Command::Add(c) = &ins[2].command else {
+            panic!()
+        };
+        assert_eq!(c.heredocs, [doc("EOF", true, false, "")]);
+        let e = parse("FROM busybox\nCOPY a <<EOF\nx\nEOF\n").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "Dockerfile line 2: COPY cannot accept a heredoc as a destination"
+        );
+    }
+
+    #[test]
+    fn a_missing_terminator_names_the_instruction_line() {
+        let e = parse("FROM busybox\n\nRUN <<EOF\necho hi\n  EOF\nEOF \n").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "Dockerfile line 3: unterminated heredoc <<EOF: no line \"EOF\" ends it before the end of the Dockerfile"
+        );
+        // The second of two heredocs, on a continuation line.
+        let e = parse("FROM busybox\nCOPY <<A \\\n  <<B /d/\nA\nB-not\n").unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("Dockerfile line 2: unterminated heredoc <<B"),
+            "{e}"
+        );
+        // Not a heredoc instruction: `<<` is left to the shell of CMD, and ENV keeps it.
+        let df = parse("FROM busybox\nCMD cat <<EOF\nENV A=<<B\n").unwrap();
+        assert_eq!(df.stages[0].instructions.len(), 2);
     }
 }
