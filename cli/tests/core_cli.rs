@@ -192,3 +192,62 @@ fn help_and_secret_results_never_show_plaintext() {
     ]);
     assert_eq!(text(&out.stdout), "gh");
 }
+
+#[test]
+fn cache_volumes_are_named_by_key_on_the_command_line() {
+    let run = |n: &str| {
+        core(&[
+            "container",
+            "from",
+            "--address=busybox",
+            "with-mounted-cache",
+            "--path=/cache",
+            "--cache=core-cli-volume",
+            "with-exec",
+            &format!("--args=sh,-c,echo {n} >> /cache/runs; cat /cache/runs"),
+            "stdout",
+        ])
+    };
+    let first = run("1");
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    assert_eq!(text(&first.stdout), "1\n");
+    let second = run("2");
+    assert!(second.status.success(), "{}", text(&second.stderr));
+    assert_eq!(text(&second.stdout), "1\n2\n");
+    // A secret written into the volume fails the call, names the secret, and is removed.
+    let leak = core(&[
+        "container",
+        "from",
+        "--address=busybox",
+        "with-mounted-cache",
+        "--path=/cache",
+        "--cache=core-cli-volume",
+        "with-secret-variable",
+        "--name=S",
+        "--secret=env://CORE_CLI_TOKEN",
+        "with-exec",
+        "--args=sh,-c,echo $S > /cache/token",
+        "sync",
+    ]);
+    assert!(!leak.status.success());
+    let err = text(&leak.stderr);
+    assert!(
+        err.contains("secret env://CORE_CLI_TOKEN was written to /token"),
+        "{err}"
+    );
+    assert!(!err.contains(SECRET), "{err}");
+    let after = run("3");
+    assert_eq!(text(&after.stdout), "1\n2\n3\n");
+    let listed = core(&[
+        "container",
+        "from",
+        "--address=busybox",
+        "with-mounted-cache",
+        "--path=/cache",
+        "--cache=core-cli-volume",
+        "with-exec",
+        "--args=ls,/cache",
+        "stdout",
+    ]);
+    assert_eq!(text(&listed.stdout), "runs\n");
+}

@@ -29,13 +29,14 @@ from ._errors import (
     TooLargeError,
     UnreachableError,
 )
-from ._generated import Container, Directory, File, Host, Query, Secret
+from ._generated import CacheVolume, Container, Directory, File, Host, Query, Secret
 from ._module import Doc, function, object_type
 
 dag: Query = Query(None, "", {})
 """The root of the API."""
 
 __all__ = [
+    "CacheVolume",
     "Container",
     "Directory",
     "Doc",

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from . import _core
 
 __all__ = [
+    "CacheVolume",
     "Container",
     "Directory",
     "File",
@@ -32,6 +33,17 @@ class Query(_core.Object):
         """A new, empty directory."""
         _a: dict[str, _core.Input] = {}
         return Directory(self, "directory", _a)
+
+    def cache_volume(self, key: str) -> CacheVolume:
+        """A cache volume: a directory that outlives containers, shared by every exec that mounts the same key (package caches and the like).
+
+        Args:
+            key: Names the volume; the same key is the same volume, across sessions.
+        """
+        _a: dict[str, _core.Input] = {
+            "key": _core.in_str(key, "key"),
+        }
+        return CacheVolume(self, "cache_volume", _a)
 
     def host(self) -> Host:
         """The host running hush."""
@@ -183,6 +195,51 @@ class Container(_core.Object):
             "source": _core.in_object(Directory)(source, "source"),
         }
         return Container(self, "with_mounted_directory", _a)
+
+    def with_mounted_file(self, path: str, source: File) -> Container:
+        """Mounts a file read-only into the container during execs; it leaves no trace in the filesystem.
+
+        Args:
+            path: Absolute path of the file in the container.
+            source: The file.
+        """
+        _a: dict[str, _core.Input] = {
+            "path": _core.in_str(path, "path"),
+            "source": _core.in_object(File)(source, "source"),
+        }
+        return Container(self, "with_mounted_file", _a)
+
+    def with_mounted_cache(self, path: str, cache: CacheVolume, *, sharing: str = "shared", owner: str | None = None) -> Container:
+        """Mounts a cache volume during execs. Only its key reaches cache keys, never its contents. A file an exec that could see secrets writes into the volume holding one of them is removed, and the exec fails.
+
+        Args:
+            path: Absolute mount path.
+            cache: The volume.
+            sharing: How execs running at once share it: shared, private (each gets its own instance) or locked (one at a time).
+            owner: Owner of the volume when it is created, as uid, uid:gid, user or user:group (default root).
+        """
+        _a: dict[str, _core.Input] = {
+            "path": _core.in_str(path, "path"),
+            "cache": _core.in_object(CacheVolume)(cache, "cache"),
+        }
+        _a["sharing"] = _core.in_str(sharing, "sharing")
+        if owner is not None:
+            _a["owner"] = _core.in_str(owner, "owner")
+        return Container(self, "with_mounted_cache", _a)
+
+    def with_mounted_temp(self, path: str, *, size: int | None = None) -> Container:
+        """Mounts a new, empty tmpfs during each exec; nothing written there outlives the exec.
+
+        Args:
+            path: Absolute mount path.
+            size: Size limit in bytes (the kernel's default when left out).
+        """
+        _a: dict[str, _core.Input] = {
+            "path": _core.in_str(path, "path"),
+        }
+        if size is not None:
+            _a["size"] = _core.in_int(size, "size")
+        return Container(self, "with_mounted_temp", _a)
 
     def with_user(self, name: str) -> Container:
         """Sets the user of later execs (uid, uid:gid, user or user:group).
@@ -338,6 +395,18 @@ class Secret(_core.Object):
     async def plaintext(self) -> str:
         """The secret's value: the only way to read it."""
         return await self._plaintext()
+
+
+class CacheVolume(_core.Object):
+    """A persistent directory execs mount by its key."""
+
+    __slots__ = ()
+    _type_name = "CacheVolume"
+
+    async def key(self) -> str:
+        """The volume's key."""
+        _a: dict[str, _core.Input] = {}
+        return _core.out_str(await self._evaluate("key", _a))
 
 
 class Host(_core.Object):

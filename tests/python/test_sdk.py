@@ -195,6 +195,47 @@ def test_containers_run_with_scrubbed_output() -> None:
     asyncio.run(main())
 
 
+def test_cache_volumes_tmpfs_and_mounted_files(tmp_path: Path) -> None:
+    (tmp_path / "app.conf").write_text("port=80\n")
+    key = f"sdk-test-{os.getpid()}-{id(tmp_path)}"
+
+    async def main() -> None:
+        cache = dag.cache_volume(key)
+
+        def run(n: int) -> Container:
+            return (
+                dag.container()
+                .from_("busybox")
+                .with_mounted_cache("/cache", cache, sharing="locked")
+                .with_exec(["sh", "-c", f"echo {n} >> /cache/runs; cat /cache/runs"])
+            )
+
+        assert await run(1).stdout() == "1\n"
+        assert await run(2).stdout() == "1\n2\n"
+        assert await cache.key() == key
+        ctr = (
+            dag.container()
+            .from_("busybox")
+            .with_mounted_temp("/scratch", size=1 << 20)
+            .with_mounted_file(
+                "/etc/app.conf", dag.host().file(str(tmp_path / "app.conf"))
+            )
+            .with_exec(
+                ["sh", "-c", "cat /etc/app.conf; echo x > /scratch/f; cat /scratch/f"]
+            )
+        )
+        assert await ctr.stdout() == "port=80\nx\n"
+        bad = (
+            dag.container()
+            .from_("busybox")
+            .with_mounted_cache("/c", cache, sharing="sometimes")
+        )
+        with pytest.raises(hush.QueryError, match="shared, private or locked"):
+            await bad.with_exec(["true"]).sync()
+
+    asyncio.run(main())
+
+
 def test_dag_works_from_a_plain_script(tmp_path: Path) -> None:
     script = tmp_path / "script.py"
     script.write_text(

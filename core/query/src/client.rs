@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use hush_api::query::{Input, Output, Selection};
 use hush_api::Api;
 use hush_cache::Cache;
-use hush_engine::{Container, Directory, Engine, File, PersistentCache};
+use hush_engine::{CacheVolume, Container, Directory, Engine, File, PersistentCache};
 use hush_image::ImageStore;
 use hush_registry::{Credentials, Puller, PullingImages};
 use hush_secrets::{MacKey, Secret};
@@ -29,6 +29,8 @@ pub enum Object {
     File(File),
     /// A secret.
     Secret(Secret),
+    /// A cache volume.
+    CacheVolume(CacheVolume),
 }
 
 impl Object {
@@ -41,6 +43,7 @@ impl Object {
             Self::Directory(_) => "Directory",
             Self::File(_) => "File",
             Self::Secret(_) => "Secret",
+            Self::CacheVolume(_) => "CacheVolume",
         }
     }
 }

@@ -7,7 +7,7 @@ use std::pin::Pin;
 
 use hush_api::query::{Input, Output, Selection};
 use hush_api::{Field, Scalar, TypeRef};
-use hush_engine::{Container, Directory};
+use hush_engine::{CacheMountOptions, CacheVolume, Container, Directory, Sharing};
 
 use crate::client::{Args, Client, Object};
 use crate::error::QueryError;
@@ -268,6 +268,10 @@ async fn resolve(
                 .set_secret(string(args, "name"), plaintext.as_bytes())?;
             obj(Object::Secret(s))
         }
+        (Object::Query, "cache_volume") => {
+            obj(Object::CacheVolume(CacheVolume::new(string(args, "key"))?))
+        }
+        (Object::CacheVolume(v), "key") => Ok(Value::Output(Output::String(v.key().to_owned()))),
         (Object::Host, "directory") => {
             obj(Object::Directory(Directory::host(string(args, "path"))?))
         }
@@ -345,6 +349,48 @@ async fn container(
         "with_mounted_directory" => {
             let d = directory(client, args, "source").await?;
             next(c.with_mounted_directory(string(args, "path"), &d)?)
+        }
+        "with_mounted_file" => {
+            let f = match object(client, args, "source", "File").await? {
+                Object::File(f) => f,
+                _ => unreachable!("type checked"),
+            };
+            next(c.with_mounted_file(string(args, "path"), &f)?)
+        }
+        "with_mounted_cache" => {
+            let cache = match object(client, args, "cache", "CacheVolume").await? {
+                Object::CacheVolume(v) => v,
+                _ => unreachable!("type checked"),
+            };
+            let sharing = match string(args, "sharing").to_ascii_lowercase().as_str() {
+                "shared" => Sharing::Shared,
+                "private" => Sharing::Private,
+                "locked" => Sharing::Locked,
+                other => {
+                    return Err(QueryError::Invalid(format!(
+                        "Container.with_mounted_cache(sharing) must be shared, private or \
+                         locked, not {other:?}"
+                    )))
+                }
+            };
+            let options = CacheMountOptions {
+                sharing,
+                owner: opt_string(args, "owner").map(str::to_owned),
+                ..CacheMountOptions::default()
+            };
+            next(c.with_mounted_cache(string(args, "path"), &cache, options)?)
+        }
+        "with_mounted_temp" => {
+            let size = match args.get("size") {
+                None => None,
+                Some(Input::Int(i)) => Some(u64::try_from(*i).map_err(|_| {
+                    QueryError::Invalid(format!(
+                        "Container.with_mounted_temp(size) {i} is out of range"
+                    ))
+                })?),
+                Some(_) => unreachable!("checked against the description"),
+            };
+            next(c.with_mounted_temp(string(args, "path"), size)?)
         }
         "with_user" => next(c.with_user(string(args, "name"))?),
         "with_registry_auth" => {
