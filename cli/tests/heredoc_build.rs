@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 
 mod common;
 
-use common::{hush as hush_env, import_busybox, text};
+use common::{context, files_containing, hush as hush_env, import_busybox, text};
 
 /// A HUSH_HOME with the busybox image imported, shared by the tests of this file.
 fn home() -> &'static Path {
@@ -24,16 +24,6 @@ fn home() -> &'static Path {
 
 fn hush(args: &[&str]) -> Output {
     hush_env(home(), args, &[])
-}
-
-/// A context directory holding `Dockerfile` and the given files.
-fn context(dockerfile: &str, files: &[(&str, &str)]) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("Dockerfile"), dockerfile).unwrap();
-    for (name, contents) in files {
-        std::fs::write(dir.path().join(name), contents).unwrap();
-    }
-    dir
 }
 
 /// Builds `ctx` as `tag`; the build must succeed. Returns its progress (stderr).
@@ -60,29 +50,6 @@ fn sh(tag: &str, script: &str) -> String {
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     text(&out.stdout)
-}
-
-/// Every file under `dir` whose bytes contain `needle`.
-fn files_containing(dir: &Path, needle: &[u8]) -> Vec<String> {
-    let mut found = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return found;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        let Ok(meta) = std::fs::symlink_metadata(&path) else {
-            continue;
-        };
-        if meta.is_dir() {
-            found.extend(files_containing(&path, needle));
-        } else if meta.is_file() {
-            let bytes = std::fs::read(&path).unwrap_or_default();
-            if bytes.windows(needle.len()).any(|w| w == needle) {
-                found.push(path.display().to_string());
-            }
-        }
-    }
-    found
 }
 
 const RUN_FORMS: &str = "# syntax=docker/dockerfile:1

@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 
 mod common;
 
-use common::{hush as hush_env, import_busybox, text};
+use common::{context, hush as hush_env, import_busybox, text};
 
 /// A HUSH_HOME with the busybox image imported, shared by the tests of this file.
 fn home() -> &'static Path {
@@ -17,18 +17,6 @@ fn home() -> &'static Path {
         home
     })
     .path()
-}
-
-/// A context directory holding `Dockerfile` and the given files.
-fn context(dockerfile: &str, files: &[(&str, &str)]) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("Dockerfile"), dockerfile).unwrap();
-    for (name, contents) in files {
-        let path = dir.path().join(name);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, contents).unwrap();
-    }
-    dir
 }
 
 fn build(ctx: &Path, tag: &str, extra: &[&str], env: &[(&str, &str)]) -> Output {
