@@ -1,9 +1,11 @@
 // The generated client: chain building, argument checks and conversion, types, errors, and
 // evaluation against a real session (a `hush __session` child of this process).
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
+import { once } from "node:events";
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
+import type { Socket } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { inspect } from "node:util";
@@ -11,7 +13,7 @@ import { inspect } from "node:util";
 import * as hush from "@hush/sdk";
 import { Container, HushObject, Query, Secret, dag } from "@hush/sdk";
 
-import { SDK_ENTRY, setUpHushHome } from "./env.js";
+import { SDK_ENTRY, hushBin, setUpHushHome } from "./env.js";
 
 let cleanUp: () => void = () => {};
 const temps: string[] = [];
@@ -322,6 +324,41 @@ describe("against a session", () => {
       env: { ...process.env, SCRIPT_TOKEN: "script-token-value" },
     });
     assert.deepEqual([out.status, out.stdout], [0, "token=***\n"], out.stderr);
+  });
+
+  test("inside hush call: the inherited HUSH_SESSION_FD is used, then dropped from the env", async () => {
+    // As `hush call` does for a module process: a session on one end of a socketpair, the
+    // script's fd 3 the other end. HUSH_BIN names nothing, so the script cannot start its own.
+    const session = spawn(hushBin(), ["__session", "--fd", "3"], {
+      stdio: ["ignore", "inherit", "inherit", "pipe"],
+      env: { ...process.env, FD_TOKEN: "fd-token-value" },
+    });
+    const sessionClosed = once(session, "close");
+    const theirs = session.stdio[3] as Socket;
+    const dir = tempDir();
+    const script = join(dir, "script.mjs");
+    writeFileSync(
+      script,
+      `import { dag } from ${JSON.stringify(SDK_ENTRY)};\n` +
+        "const out = await dag.container().from('busybox')\n" +
+        "  .withSecretVariable('T', dag.secret('env://FD_TOKEN'))\n" +
+        "  .withExec(['sh', '-c', 'echo token=$T']).stdout();\n" +
+        "process.stdout.write(`${out}fd=${process.env.HUSH_SESSION_FD ?? 'gone'}\\n`);\n",
+    );
+    const child = spawn(process.execPath, [script], {
+      stdio: ["ignore", "pipe", "pipe", theirs],
+      env: { ...process.env, HUSH_SESSION_FD: "3", HUSH_BIN: "/nonexistent/hush" },
+    });
+    theirs.destroy();
+    let stdout = "";
+    let stderr = "";
+    child.stdout?.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
+    const [code] = (await once(child, "close")) as [number];
+    assert.deepEqual([code, stdout], [0, "token=***\nfd=gone\n"], stderr);
+    // The session ends when the script's end of the channel closes.
+    const [sessionCode] = (await sessionClosed) as [number];
+    assert.equal(sessionCode, 0);
   });
 
   test("requests run concurrently", async () => {
