@@ -78,7 +78,7 @@ export interface DirectoryDockerBuildOpts {
   /**
    * Build arguments, `NAME=VALUE`.
    */
-  readonly buildArgs?: string[];
+  readonly buildArgs?: readonly string[];
   /**
    * The stage to build (default: the last one).
    */
@@ -86,11 +86,11 @@ export interface DirectoryDockerBuildOpts {
   /**
    * Named secrets (made by set_secret): each is mounted under its name, the ID a `RUN --mount=type=secret,id=ID` names. A secret without a name (one from a provider URI) is an error; give it in secret_map.
    */
-  readonly secrets?: Secret[];
+  readonly secrets?: readonly Secret[];
   /**
    * Secrets by the ID a `RUN --mount=type=secret,id=ID` names: any secret, from a provider URI or set_secret. An ID also given in secrets is an error.
    */
-  readonly secretMap?: Record<string, Secret>;
+  readonly secretMap?: Readonly<Record<string, Secret>>;
 }
 
 /** The root of every chain. */
@@ -182,7 +182,7 @@ export class Container extends core.HushObject {
    *
    * @param args - The command and its arguments.
    */
-  withExec(args: string[]): Container {
+  withExec(args: readonly string[]): Container {
     const a: core.Args = {
       "args": core.inList(core.inStr)(args, "args"),
     };

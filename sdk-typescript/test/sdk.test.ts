@@ -100,6 +100,9 @@ describe("chains (no session)", () => {
     assert.throws(() => {
       Object.defineProperty(base, "parent", { value: null });
     }, TypeError);
+    // Readonly arrays are accepted (a compile-time check as much as a run-time one).
+    const command = ["echo", "hi"] as const;
+    assert.deepEqual(lastArgs(base.withExec(command)), { args: ["echo", "hi"] });
     // Arguments are copied: changing the caller's array later changes nothing.
     const args = ["echo", "one"];
     const run = base.withExec(args);
@@ -177,7 +180,8 @@ describe("chains (no session)", () => {
     assert.equal(Container.typeName, "Container");
     const dts = readFileSync(new URL("../dist/generated.d.ts", import.meta.url), "utf8");
     assert.match(dts, /withSecretVariable\(name: string, secret: Secret\): Container;/);
-    assert.match(dts, /withExec\(args: string\[\]\): Container;/);
+    assert.match(dts, /withExec\(args: readonly string\[\]\): Container;/);
+    assert.match(dts, /readonly secretMap\?: Readonly<Record<string, Secret>>;/);
     assert.match(dts, /stdout\(\): Promise<string>;/);
     assert.match(dts, /sync\(\): Promise<Container>;/);
     assert.match(dts, /plaintext\(\): Promise<string>;/);
