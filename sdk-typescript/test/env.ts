@@ -27,17 +27,24 @@ export function hushBin(): string {
  * Returns a function that removes the home.
  */
 export function setUpHushHome(): () => void {
+  const bin = hushBin();
   const home = mkdtempSync(join(tmpdir(), "hush-ts-home-"));
-  const tarball = join(home, "busybox.tar.gz");
-  execFileSync(join(ROOT, "scripts", "busybox-rootfs.sh"), [tarball]);
-  Object.assign(process.env, {
-    HUSH_HOME: home,
-    HUSH_BIN: hushBin(),
-    HUSH_SDK_TEST_TOKEN: "sdk-token-value-1",
-    HUSH_SDK_TEST_EXEC: "exec-secret-value-9",
-  });
-  execFileSync(hushBin(), ["image", "import", "--tag", "busybox", tarball], { stdio: "pipe" });
-  return () => rmSync(home, { recursive: true, force: true });
+  const cleanUp = (): void => rmSync(home, { recursive: true, force: true });
+  try {
+    const tarball = join(home, "busybox.tar.gz");
+    execFileSync(join(ROOT, "scripts", "busybox-rootfs.sh"), [tarball]);
+    Object.assign(process.env, {
+      HUSH_HOME: home,
+      HUSH_BIN: bin,
+      HUSH_SDK_TEST_TOKEN: "sdk-token-value-1",
+      HUSH_SDK_TEST_EXEC: "exec-secret-value-9",
+    });
+    execFileSync(bin, ["image", "import", "--tag", "busybox", tarball], { stdio: "pipe" });
+  } catch (err) {
+    cleanUp();
+    throw err;
+  }
+  return cleanUp;
 }
 
 /** Runs the CLI with the test environment plus `env`. */
