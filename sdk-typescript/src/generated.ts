@@ -96,6 +96,8 @@ export interface DirectoryDockerBuildOpts {
 /** The root of every chain. */
 export class Query extends core.HushObject {
   static override readonly typeName: string = "Query";
+  /** Makes the type nominal: another API type with the same methods is not a Query. */
+  private declare readonly _hushType: "Query";
 
   /**
    * A new, empty container.
@@ -164,6 +166,8 @@ export class Query extends core.HushObject {
 /** An immutable, lazily evaluated container: each call returns a new container; work happens when a result is asked for. */
 export class Container extends core.HushObject {
   static override readonly typeName: string = "Container";
+  /** Makes the type nominal: another API type with the same methods is not a Container. */
+  private declare readonly _hushType: "Container";
 
   /**
    * Starts from an image in the local store (pulled when missing).
@@ -431,6 +435,8 @@ export class Container extends core.HushObject {
 /** An immutable directory tree. */
 export class Directory extends core.HushObject {
   static override readonly typeName: string = "Directory";
+  /** Makes the type nominal: another API type with the same methods is not a Directory. */
+  private declare readonly _hushType: "Directory";
 
   /**
    * Names of the entries, sorted.
@@ -488,6 +494,8 @@ export class Directory extends core.HushObject {
 /** An immutable file. */
 export class File extends core.HushObject {
   static override readonly typeName: string = "File";
+  /** Makes the type nominal: another API type with the same methods is not a File. */
+  private declare readonly _hushType: "File";
 
   /**
    * The file's contents, scrubbed.
@@ -509,6 +517,8 @@ export class File extends core.HushObject {
 /** An opaque handle on a secret; its value is never shown. */
 export class Secret extends core.HushObject {
   static override readonly typeName: string = "Secret";
+  /** Makes the type nominal: another API type with the same methods is not a Secret. */
+  private declare readonly _hushType: "Secret";
 
   /**
    * The name given to set_secret, or the provider URI.
@@ -529,6 +539,8 @@ export class Secret extends core.HushObject {
 /** A persistent directory execs mount by its key. */
 export class CacheVolume extends core.HushObject {
   static override readonly typeName: string = "CacheVolume";
+  /** Makes the type nominal: another API type with the same methods is not a CacheVolume. */
+  private declare readonly _hushType: "CacheVolume";
 
   /**
    * The volume's key.
@@ -542,6 +554,8 @@ export class CacheVolume extends core.HushObject {
 /** The host running hush. */
 export class Host extends core.HushObject {
   static override readonly typeName: string = "Host";
+  /** Makes the type nominal: another API type with the same methods is not a Host. */
+  private declare readonly _hushType: "Host";
 
   /**
    * A directory of the host.

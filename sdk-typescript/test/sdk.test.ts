@@ -191,6 +191,10 @@ describe("chains (no session)", () => {
     assert.match(dts, /\* Runs a command in the container\.\n\s+\*\n\s+\* @param args - The command and its arguments\./);
     assert.match(dts, /@defaultValue `256`/);
     assert.ok(dag instanceof Query);
+    // Types are nominal: a Container has a Host's methods, yet is no Host.
+    // @ts-expect-error a Container is not a Host
+    const notAHost: hush.Host = dag.container();
+    assert.ok(notAHost instanceof Container);
   });
 
   test("error classes share one base and carry a stable code", () => {
