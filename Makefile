@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 HUSH := target/release/hush
 
-.PHONY: setup build demo test lint bench test-python bench-python
+.PHONY: setup build demo test lint bench test-python bench-python test-typescript
 
 setup:
 	@scripts/setup.sh
@@ -18,7 +18,7 @@ lint:
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
-test: setup lint test-python
+test: setup lint test-python test-typescript
 	$(CARGO) test --workspace
 
 # The Python SDK: a fresh venv under target/, the package built by pip through maturin, ruff,
@@ -35,6 +35,19 @@ test-python: setup
 	for d in examples/python/*/src tests/python/modules/*/src; do (cd $$d && $(CURDIR)/$(PY_VENV)/bin/mypy --strict main.py) || exit 1; done
 	cd tests/python && ../../$(PY_VENV)/bin/mypy --strict *.py
 	HUSH_BIN=$(PY_TARGET)/debug/hush $(PY_VENV)/bin/pytest -q -p no:cacheprovider tests/python
+
+# The TypeScript SDK: npm ci from the committed package-lock.json, the napi-rs addon built by
+# cargo (bindings/node) and copied to hush.node, tsc --strict on the SDK and the tests (the SDK
+# emitted with .d.ts), then node --test against a debug hush.
+TS_DIR := sdk-typescript
+TS_HUSH := $${CARGO_TARGET_DIR:-$(CURDIR)/target}/debug/hush
+test-typescript: setup
+	$(CARGO) build --bin hush
+	cd $(TS_DIR) && rm -rf dist dist-test hush.node && npm ci --no-audit --no-fund
+	cd $(TS_DIR) && CARGO=$(CARGO) node scripts/build-native.mjs
+	cd $(TS_DIR) && npx tsc -p tsconfig.json --strict --noEmit
+	cd $(TS_DIR) && npx tsc -p tsconfig.json && npx tsc -p tsconfig.test.json --strict
+	cd $(TS_DIR) && HUSH_BIN=$(TS_HUSH) node --test dist-test/*.test.js
 
 # SPEC section 10 for the Python SDK (figures in BENCHMARKS.md, "Python SDK").
 bench-python: setup

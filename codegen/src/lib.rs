@@ -41,7 +41,9 @@ pub struct GeneratedFile {
 /// Every generated file of every backend, from the shipped description.
 pub fn generate_all() -> Result<Vec<GeneratedFile>, CodegenError> {
     let ir = ir::Ir::lower(hush_api::Api::get())?;
-    backends::python::generate(&ir)
+    let mut files = backends::python::generate(&ir)?;
+    files.extend(backends::typescript::generate(&ir)?);
+    Ok(files)
 }
 
 /// Writes `files` under `root`; returns the paths whose contents changed.

@@ -147,19 +147,27 @@ impl Lang {
     }
 
     /// The type of a parameter. Python takes any sequence or mapping (a `list[str]` stays a
-    /// list, since a `str` is itself a sequence of `str`); objects are pointers in Go.
+    /// list, since a `str` is itself a sequence of `str`); TypeScript takes readonly arrays
+    /// and records too (`as const` values); objects are pointers in Go.
     ///
     /// | IR | Python | TypeScript | Go |
     /// |---|---|---|---|
-    /// | `[String]` | `list[str]` | `string[]` | `[]string` |
-    /// | `[Secret]` | `Sequence[Secret]` | `Secret[]` | `[]*Secret` |
-    /// | `{String:Secret}` | `Mapping[str, Secret]` | `Record<string, Secret>` | `map[string]*Secret` |
+    /// | `[String]` | `list[str]` | `readonly string[]` | `[]string` |
+    /// | `[Secret]` | `Sequence[Secret]` | `readonly Secret[]` | `[]*Secret` |
+    /// | `{String:Secret}` | `Mapping[str, Secret]` | `Readonly<Record<string, Secret>>` | `map[string]*Secret` |
     pub fn param_type(self, ty: &Type) -> String {
         match (self, ty) {
             (Self::Python, Type::List(inner)) if **inner != Type::String => {
                 format!("Sequence[{}]", self.param_type(inner))
             }
             (Self::Python, Type::Map(inner)) => format!("Mapping[str, {}]", self.param_type(inner)),
+            (Self::TypeScript, Type::List(inner)) => match **inner {
+                Type::List(_) => format!("readonly ({})[]", self.param_type(inner)),
+                _ => format!("readonly {}[]", self.param_type(inner)),
+            },
+            (Self::TypeScript, Type::Map(inner)) => {
+                format!("Readonly<Record<string, {}>>", self.param_type(inner))
+            }
             _ => self.value_type(ty),
         }
     }
@@ -221,8 +229,17 @@ mod tests {
         assert_eq!(Lang::Python.param_type(&list), "Sequence[Secret]");
         assert_eq!(Lang::Python.param_type(&strings), "list[str]");
         assert_eq!(Lang::Python.value_type(&map), "dict[str, Secret]");
-        assert_eq!(Lang::TypeScript.param_type(&map), "Record<string, Secret>");
-        assert_eq!(Lang::TypeScript.param_type(&list), "Secret[]");
+        assert_eq!(
+            Lang::TypeScript.param_type(&map),
+            "Readonly<Record<string, Secret>>"
+        );
+        assert_eq!(Lang::TypeScript.param_type(&list), "readonly Secret[]");
+        assert_eq!(Lang::TypeScript.value_type(&list), "Secret[]");
+        let nested = Type::List(Box::new(strings.clone()));
+        assert_eq!(
+            Lang::TypeScript.param_type(&nested),
+            "readonly (readonly string[])[]"
+        );
         assert_eq!(Lang::TypeScript.param_type(&Type::Int), "number");
         assert_eq!(Lang::Go.param_type(&map), "map[string]*Secret");
         assert_eq!(Lang::Go.param_type(&list), "[]*Secret");
