@@ -12,7 +12,7 @@
 //! `{"kind", "message", "exit_code"}`; `@hush/sdk` turns it into its typed error class.
 //! Messages never contain secret values.
 
-mod wire;
+use hush_wire as wire;
 
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::net::UnixStream as StdStream;

@@ -9,7 +9,7 @@
 //! `plaintext` frames, never in a chain.
 
 mod awaitable;
-mod wire;
+use hush_wire as wire;
 
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::net::UnixStream as StdStream;
