@@ -10,6 +10,8 @@
 //!   engine's construction (cache open and MAC key load).
 //!
 //! `cargo bench -p hush-cli --bench cache_hit` (needs root, runc and busybox-static).
+// A test tool: prints its own figures, never a secret (hush output goes through hush_console).
+#![allow(clippy::disallowed_macros)]
 
 use std::path::Path;
 use std::process::{Command, Stdio};

@@ -4,7 +4,6 @@
 //! the persistent cache like every exec.
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -18,6 +17,7 @@ use hush_session::Session;
 use hush_sshagent::SshSources;
 
 use crate::exit::Failure;
+use crate::output::print;
 
 /// Arguments of `hush build`.
 #[derive(Args)]
@@ -152,14 +152,12 @@ pub async fn run(args: BuildArgs, session: Arc<Session>) -> Result<u8, Failure> 
         hush_query::persistent_cache(&session),
     )
     .map_err(|e| failure(&e))?;
-    let mut progress = |line: &str| {
-        let mut err = std::io::stderr().lock();
-        let _ = writeln!(err, "{}", session.scrub_text(line));
-    };
+    let console = session.console();
+    let mut progress = |line: &str| console.note(line);
     let built = hush_dockerfile::build(&engine, &store, &opts, &mut progress).await?;
     if let Some(image) = built.image {
         progress(&format!("naming to {image}"));
-        println!("{}", image.digest);
+        print(console, format!("{}\n", image.digest).as_bytes())?;
     }
     Ok(0)
 }

@@ -4,6 +4,7 @@ use std::time::{Duration, SystemTime};
 
 use clap::{Args, Subcommand};
 use hush_cache::{Cache, CacheError, EntryInfo, Prune};
+use hush_console::Console;
 use hush_secrets::hush_home;
 
 use crate::exit::Failure;
@@ -38,10 +39,10 @@ pub struct PruneArgs {
 }
 
 /// Runs a cache subcommand.
-pub fn run(cmd: CacheCommand) -> Result<(), Failure> {
+pub fn run(cmd: CacheCommand, console: &Console) -> Result<(), Failure> {
     let cache = Cache::open(&hush_home().join("cache")).map_err(work)?;
     match cmd {
-        CacheCommand::Ls => print(table(&cache.entries().map_err(work)?).as_bytes()),
+        CacheCommand::Ls => print(console, table(&cache.entries().map_err(work)?).as_bytes()),
         CacheCommand::Prune(args) => {
             let what = match (args.all, args.older_than, args.keep_bytes) {
                 (_, Some(age), _) => Prune::OlderThan(age),
@@ -71,7 +72,7 @@ pub fn run(cmd: CacheCommand) -> Result<(), Failure> {
                     report.orphans
                 ));
             }
-            print(text.as_bytes())
+            print(console, text.as_bytes())
         }
     }
 }

@@ -45,7 +45,7 @@ pub async fn run(args: CoreArgs, session: Arc<Session>) -> Result<u8, Failure> {
     };
     let calls = match chain::parse(api, &words).map_err(|e| Failure::Usage(e.to_string()))? {
         Parsed::Help { on, field } => {
-            print!("{}", chain::help(on, field));
+            print(session.console(), chain::help(on, field).as_bytes())?;
             return Ok(0);
         }
         Parsed::Chain(calls) => calls,
@@ -55,7 +55,7 @@ pub async fn run(args: CoreArgs, session: Arc<Session>) -> Result<u8, Failure> {
     let output = client.evaluate(&selections).await?;
     let mut text = String::new();
     render(&output, &mut text);
-    print(&session.scrubber().scrub(text.as_bytes()))?;
+    print(session.console(), text.as_bytes())?;
     Ok(0)
 }
 

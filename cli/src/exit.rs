@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use std::sync::Arc;
 
+use hush_console::Console;
 use hush_secrets::{ErrorKind, SecretError};
 use hush_session::{Session, SessionConfig};
 
@@ -26,18 +27,14 @@ impl From<SecretError> for Failure {
     }
 }
 
-/// Prints the error, if any, scrubbed of the session's secrets, and picks the exit code.
-pub fn finish(result: Result<u8, Failure>, session: Option<&Session>) -> ExitCode {
+/// Prints the error, if any, through the console (scrubbed), and picks the exit code.
+pub fn finish(result: Result<u8, Failure>, console: &Console) -> ExitCode {
     let (message, code) = match result {
         Ok(code) => return ExitCode::from(code),
         Err(Failure::Usage(message)) => (message, 2),
         Err(Failure::Work(message)) => (message, 1),
     };
-    let message = match session {
-        Some(session) => session.scrub_text(&message),
-        None => message,
-    };
-    eprintln!("hush: {message}");
+    console.error(&message);
     ExitCode::from(code)
 }
 

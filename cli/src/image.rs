@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::time::SystemTime;
 
 use clap::{Args, Subcommand};
+use hush_console::Console;
 use hush_image::{ImageError, ImageStore, ImageSummary};
 use hush_secrets::hush_home;
 
@@ -44,26 +45,26 @@ pub struct RmArgs {
 }
 
 /// Runs an image subcommand.
-pub fn run(cmd: ImageCommand) -> Result<(), Failure> {
+pub fn run(cmd: ImageCommand, console: &Console) -> Result<(), Failure> {
     let store = ImageStore::open(&hush_home().join("images")).map_err(failure)?;
     match cmd {
         ImageCommand::Import(args) => {
             let imported = store
                 .import(&args.path, args.tag.as_deref())
                 .map_err(failure)?;
-            print(format!("imported {imported}\n").as_bytes())
+            print(console, format!("imported {imported}\n").as_bytes())
         }
-        ImageCommand::Ls => print(table(&store.list().map_err(failure)?).as_bytes()),
-        ImageCommand::Rm(args) => remove(&store, &args.names),
+        ImageCommand::Ls => print(console, table(&store.list().map_err(failure)?).as_bytes()),
+        ImageCommand::Rm(args) => remove(&store, &args.names, console),
     }
 }
 
 /// Removes each name in turn; failures are reported together after the others are done.
-fn remove(store: &ImageStore, names: &[String]) -> Result<(), Failure> {
+fn remove(store: &ImageStore, names: &[String], console: &Console) -> Result<(), Failure> {
     let mut errors = Vec::new();
     for name in names {
         match store.remove(name) {
-            Ok(()) => print(format!("removed {name}\n").as_bytes())?,
+            Ok(()) => print(console, format!("removed {name}\n").as_bytes())?,
             Err(err) => errors.push(err),
         }
     }

@@ -60,21 +60,29 @@ fn main() -> ExitCode {
     let runtime = tokio::runtime::Runtime::new().expect("cannot start the async runtime");
     let session = match exit::session() {
         Ok(session) => session,
-        Err(failure) => return exit::finish(Err(failure), None),
+        // No secret is known yet: the console has nothing to scrub.
+        Err(failure) => {
+            let console = hush_console::Console::new(Default::default());
+            return exit::finish(Err(failure), &console);
+        }
     };
+    let console = session.console().clone();
+    std::panic::set_hook(Box::new(move |info| {
+        console.error(&format!("internal error: {info}"));
+    }));
     let result = runtime.block_on(async {
         match cli.command {
             Command::Secret(cmd) => secret::run(cmd, &session).await.map(|()| 0),
             Command::Run(args) => run::run(args, session.clone()).await,
             Command::Core(args) => core_chain::run(args, session.clone()).await,
             Command::Build(args) => build::run(args, session.clone()).await,
-            Command::Image(cmd) => image::run(cmd).map(|()| 0),
-            Command::Cache(cmd) => cache::run(cmd).map(|()| 0),
-            Command::Init(args) => module::init::run(args),
+            Command::Image(cmd) => image::run(cmd, session.console()).map(|()| 0),
+            Command::Cache(cmd) => cache::run(cmd, session.console()).map(|()| 0),
+            Command::Init(args) => module::init::run(args, session.console()),
             Command::Functions(args) => module::call::functions(args, session.clone()).await,
             Command::Call(args) => module::call::call(args, session.clone()).await,
             Command::Session(args) => module::call::session(args, session.clone()).await,
         }
     });
-    exit::finish(result, Some(&session))
+    exit::finish(result, session.console())
 }

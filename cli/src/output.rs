@@ -1,17 +1,19 @@
-//! How the CLI prints: straight to stdout, and tables in Docker's style.
+//! How the CLI prints: results through the session console, and tables in Docker's style.
 
-use std::io::Write;
 use std::time::SystemTime;
+
+use hush_console::Console;
 
 use crate::exit::Failure;
 
-/// Writes `bytes` to stdout and flushes.
-pub fn print(bytes: &[u8]) -> Result<(), Failure> {
-    let mut stdout = std::io::stdout().lock();
-    stdout
-        .write_all(bytes)
-        .and_then(|()| stdout.flush())
-        .map_err(|e| Failure::Work(format!("cannot write to stdout: {e}")))
+/// Writes a result to stdout through `console` (scrubbed).
+pub fn print(console: &Console, bytes: &[u8]) -> Result<(), Failure> {
+    console.out(bytes).map_err(stdout_failed)
+}
+
+/// The failure of a write to stdout.
+pub fn stdout_failed(err: std::io::Error) -> Failure {
+    Failure::Work(format!("cannot write to stdout: {err}"))
 }
 
 /// Left-aligned columns three spaces apart; the first row is the header.

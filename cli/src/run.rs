@@ -2,8 +2,6 @@
 //! its stdout and stderr scrubbed separately, its exit code passed through.
 
 use std::ffi::CString;
-use std::io::{Read, Write};
-use std::mem::ManuallyDrop;
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::DirBuilderExt;
@@ -12,6 +10,7 @@ use std::process::Stdio;
 use std::sync::Arc;
 
 use clap::Args;
+use hush_console::Stream;
 use hush_secrets::Secret;
 use hush_session::Session;
 use tokio::signal::unix::{signal, SignalKind};
@@ -98,7 +97,10 @@ pub async fn run(args: RunArgs, session: Arc<Session>) -> Result<u8, Failure> {
         .spawn()
         .map_err(|e| Failure::Work(format!("cannot start {:?}: {}", args.command[0], e)))?;
     drop(command);
-    let relays = [stdout.relay(1, &session), stderr.relay(2, &session)];
+    let relays = [
+        stdout.relay(Stream::Out, &session),
+        stderr.relay(Stream::Err, &session),
+    ];
 
     let pid = child.id().map(|p| p as libc::pid_t);
     let mut interrupt = signal(SignalKind::interrupt()).map_err(io_failure)?;
@@ -227,8 +229,8 @@ impl Output {
         Ok(Stdio::from(fd))
     }
 
-    /// Copies the stream to hush's fd `target` through the session scrubber, on a thread.
-    fn relay(self, target: i32, session: &Session) -> tokio::task::JoinHandle<()> {
+    /// Copies the stream to hush's `stream` through the session console, on a thread.
+    fn relay(self, stream: Stream, session: &Session) -> tokio::task::JoinHandle<()> {
         let source = match self {
             Self::Pty { master, slave } => {
                 drop(slave);
@@ -239,33 +241,7 @@ impl Output {
                 read
             }
         };
-        let mut stream = session.scrubber().stream();
-        tokio::task::spawn_blocking(move || {
-            let mut input = std::fs::File::from(source);
-            // SAFETY: fd `target` (1 or 2) stays open for the life of the process;
-            // ManuallyDrop keeps this handle from closing it.
-            let mut output = ManuallyDrop::new(unsafe { std::fs::File::from_raw_fd(target) });
-            let mut buf = vec![0u8; 64 * 1024];
-            let mut out = Vec::with_capacity(64 * 1024 + 64);
-            loop {
-                match input.read(&mut buf) {
-                    Ok(0) => break,
-                    Ok(n) => {
-                        out.clear();
-                        stream.write(&buf[..n], &mut out);
-                        if output.write_all(&out).is_err() {
-                            break;
-                        }
-                    }
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                    // A pseudo-terminal reports EIO once the child side is closed.
-                    Err(_) => break,
-                }
-            }
-            out.clear();
-            stream.finish(&mut out);
-            let _ = output.write_all(&out);
-        })
+        session.console().relay(std::fs::File::from(source), stream)
     }
 }
 

@@ -4,7 +4,7 @@ use clap::{Args, Subcommand};
 use hush_session::Session;
 
 use crate::exit::Failure;
-use crate::output::print;
+use crate::output::{print, stdout_failed};
 
 /// Secret subcommands.
 #[derive(Subcommand)]
@@ -37,7 +37,10 @@ async fn get(args: GetArgs, session: &Session) -> Result<(), Failure> {
     session.store().check(&args.uri)?;
     let secret = session.resolve(&args.uri).await?;
     if args.plaintext {
-        return print(secret.expose());
+        return session
+            .console()
+            .reveal(secret.expose())
+            .map_err(stdout_failed);
     }
     let key = session
         .mac_key()
@@ -60,5 +63,5 @@ async fn get(args: GetArgs, session: &Session) -> Result<(), Failure> {
             secret.len()
         )
     };
-    print(session.scrub_text(&text).as_bytes())
+    print(session.console(), text.as_bytes())
 }

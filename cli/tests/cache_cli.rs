@@ -181,6 +181,100 @@ fn the_leak_scan_catches_a_copied_secret_file() {
     assert!(files_containing(home.path(), value.as_bytes()).is_empty());
 }
 
+/// Entries under `root` whose whole path (relative to `root`) contains `needle`.
+fn paths_containing(root: &Path, needle: &str) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut todo = vec![root.to_path_buf()];
+    while let Some(p) = todo.pop() {
+        let relative = p.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+        if relative.contains(needle) {
+            found.push(p.clone());
+        }
+        if std::fs::symlink_metadata(&p).is_ok_and(|m| m.is_dir()) {
+            todo.extend(std::fs::read_dir(&p).unwrap().flatten().map(|e| e.path()));
+        }
+    }
+    found
+}
+
+#[test]
+fn a_secret_holding_a_slash_used_as_a_path_is_not_cached_nor_shown() {
+    let value = "abc123def/ghi456jkl";
+    for secret in [true, false] {
+        let home = home();
+        let bind = if secret {
+            ["with-secret-variable", "--name=S", "--secret=env://TOK"]
+        } else {
+            // Control: the same path from a plain variable is cached, so the check sees it.
+            [
+                "with-env-variable",
+                "--name=S",
+                "--value=abc123def/ghi456jkl",
+            ]
+        };
+        let mut args = vec!["core", "container", "from", "--address=busybox"];
+        args.extend(bind);
+        args.extend([
+            "with-exec",
+            "--args=sh,-c,mkdir -p /opt/$S && echo made",
+            "stdout",
+        ]);
+        let out = hush(home.path(), &args, &[("TOK", value)]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert_eq!(text(&out.stdout), "made\n");
+        let stderr = text(&out.stderr);
+        let stored = paths_containing(&home.path().join("cache"), value);
+        if secret {
+            assert!(
+                stderr.contains(
+                    "warning: not cached: secret env://TOK was written to /opt/*** (name)"
+                ),
+                "{stderr}"
+            );
+            assert!(!stderr.contains("ghi456jkl"), "{stderr}");
+            assert!(stored.is_empty(), "{stored:?}");
+            assert_eq!(entries(home.path()), 0);
+        } else {
+            assert!(!stored.is_empty(), "the control finds the stored path");
+            assert_eq!(entries(home.path()), 1);
+        }
+    }
+}
+
+#[test]
+fn leak_warnings_never_show_a_value_held_in_a_path() {
+    let home = home();
+    let value = "workdir-canary-4471";
+    let workdir = format!("--path=/w-{value}");
+    let out = hush(
+        home.path(),
+        &[
+            "core",
+            "container",
+            "from",
+            "--address=busybox",
+            "with-secret-variable",
+            "--name=S",
+            "--secret=env://TOK",
+            "with-workdir",
+            &workdir,
+            "with-exec",
+            "--args=sh,-c,mkdir -p /opt && touch /opt/$S; pwd",
+            "stdout",
+        ],
+        &[("TOK", value)],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(stdout, "/w-***\n");
+    assert!(stderr.contains("written to /opt/*** (name)"), "{stderr}");
+    assert!(stderr.contains("written to /w-*** (name)"), "{stderr}");
+    assert!(
+        !stderr.contains(value) && !stdout.contains(value),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn cached_outputs_contain_no_plaintext() {
     let home = home();

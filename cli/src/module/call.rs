@@ -8,15 +8,16 @@ use std::process::{ExitStatus, Stdio};
 use std::sync::Arc;
 
 use clap::Args;
+use hush_console::{Console, Stream};
 use hush_session::Session;
 use serde_json::{json, Map, Value};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::UnixStream;
 
 use super::describe::{FlagValue, ModuleDesc};
 use super::protocol::{read_frame, reply, write_frame, ProtoError};
 use super::server::SessionServer;
 use crate::exit::Failure;
+use crate::output::print;
 
 /// `hush functions [-m DIR]`.
 #[derive(Args)]
@@ -73,7 +74,7 @@ pub async fn functions(args: FunctionsArgs, session: Arc<Session>) -> Result<u8,
             "the module process failed ({status})"
         )));
     }
-    print!("{}", module.listing());
+    print(session.console(), module.listing().as_bytes())?;
     Ok(0)
 }
 
@@ -83,7 +84,7 @@ pub async fn call(args: CallArgs, session: Arc<Session>) -> Result<u8, Failure> 
     let (function, flags) = args.words.split_first().expect("clap requires FUNCTION");
     let mut run = ModuleRun::start(&args.module, &session, &consumed_env(flags)).await?;
     let module = run.describe().await?;
-    let planned = plan(&module, function, flags);
+    let planned = plan(&module, function, flags, session.console());
     let given = match planned {
         Ok(Some(given)) => given,
         Ok(None) | Err(_) => {
@@ -113,11 +114,11 @@ pub async fn call(args: CallArgs, session: Arc<Session>) -> Result<u8, Failure> 
             )))
         }
     };
-    let text = session.scrub_text(&render(&server, &value));
-    print!("{text}");
+    let mut text = render(&server, &value);
     if !text.is_empty() && !text.ends_with('\n') {
-        println!();
+        text.push('\n');
     }
+    print(session.console(), text.as_bytes())?;
     Ok(0)
 }
 
@@ -145,7 +146,12 @@ fn server(session: &Arc<Session>) -> Result<Arc<SessionServer>, Failure> {
 /// The function to call and its flags, or `None` after printing `--help`.
 type Given = (String, Vec<(String, FlagValue)>);
 
-fn plan(module: &ModuleDesc, function: &str, flags: &[String]) -> Result<Option<Given>, Failure> {
+fn plan(
+    module: &ModuleDesc,
+    function: &str,
+    flags: &[String],
+    console: &Console,
+) -> Result<Option<Given>, Failure> {
     let f = module.function(function).ok_or_else(|| {
         Failure::Usage(format!(
             "the module has no function {function:?} (functions: {})",
@@ -159,7 +165,7 @@ fn plan(module: &ModuleDesc, function: &str, flags: &[String]) -> Result<Option<
     })?;
     match f.parse_flags(flags).map_err(Failure::Usage)? {
         None => {
-            print!("{}", f.help());
+            print(console, f.help().as_bytes())?;
             Ok(None)
         }
         Some(given) => Ok(Some((f.name.clone(), given))),
@@ -300,16 +306,19 @@ impl ModuleRun {
             ))
         })?;
         drop(theirs);
+        let pipe = |fd: std::io::Result<std::os::fd::OwnedFd>| {
+            fd.map(std::fs::File::from)
+                .map_err(|e| Failure::Work(format!("cannot read the module's output: {e}")))
+        };
+        let console = session.console();
         let relays = vec![
-            relay(
-                child.stdout.take().expect("piped"),
-                tokio::io::stdout(),
-                session,
+            console.relay(
+                pipe(child.stdout.take().expect("piped").into_owned_fd())?,
+                Stream::Out,
             ),
-            relay(
-                child.stderr.take().expect("piped"),
-                tokio::io::stderr(),
-                session,
+            console.relay(
+                pipe(child.stderr.take().expect("piped").into_owned_fd())?,
+                Stream::Err,
             ),
         ];
         Ok(Self {
@@ -394,34 +403,4 @@ fn stream(std: std::os::unix::net::UnixStream) -> Result<UnixStream, Failure> {
     std.set_nonblocking(true)
         .and_then(|()| UnixStream::from_std(std))
         .map_err(|e| Failure::Work(format!("cannot use the module channel: {e}")))
-}
-
-/// Copies `input` to `output` through the session scrubber.
-fn relay(
-    mut input: impl AsyncRead + Unpin + Send + 'static,
-    mut output: impl AsyncWrite + Unpin + Send + 'static,
-    session: &Session,
-) -> tokio::task::JoinHandle<()> {
-    let mut scrub = session.scrubber().stream();
-    tokio::spawn(async move {
-        let mut buf = vec![0u8; 64 * 1024];
-        let mut out = Vec::with_capacity(buf.len() + 64);
-        loop {
-            match input.read(&mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => {
-                    out.clear();
-                    scrub.write(&buf[..n], &mut out);
-                    if output.write_all(&out).await.is_err() {
-                        break;
-                    }
-                    let _ = output.flush().await;
-                }
-            }
-        }
-        out.clear();
-        scrub.finish(&mut out);
-        let _ = output.write_all(&out).await;
-        let _ = output.flush().await;
-    })
 }

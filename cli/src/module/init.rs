@@ -3,9 +3,11 @@
 use std::path::{Path, PathBuf};
 
 use clap::Args;
+use hush_console::Console;
 
 use super::call::{main_object, Manifest};
 use crate::exit::Failure;
+use crate::output::print;
 
 /// `hush init`.
 #[derive(Args)]
@@ -22,7 +24,7 @@ pub struct InitArgs {
 }
 
 /// Writes `hush.json`, `pyproject.toml` and `src/main.py`; refuses to overwrite a module.
-pub fn run(args: InitArgs) -> Result<u8, Failure> {
+pub fn run(args: InitArgs, console: &Console) -> Result<u8, Failure> {
     let manifest_path = args.dir.join("hush.json");
     if manifest_path.exists() {
         return Err(Failure::Usage(format!(
@@ -72,11 +74,12 @@ pub fn run(args: InitArgs) -> Result<u8, Failure> {
         }
         std::fs::write(&path, contents).map_err(io)?;
     }
-    println!(
-        "Initialized python module {name} in {}\nTry: hush call -m {} container-echo --string-arg=hello",
+    let done = format!(
+        "Initialized python module {name} in {}\nTry: hush call -m {} container-echo --string-arg=hello\n",
         args.dir.display(),
         args.dir.display()
     );
+    print(console, done.as_bytes())?;
     Ok(0)
 }
 
@@ -130,7 +133,10 @@ mod tests {
             name: None,
             dir: target.clone(),
         };
-        assert_eq!(run(args).unwrap(), 0);
+        let (console, printed) = Console::capture(Default::default());
+        assert_eq!(run(args, &console).unwrap(), 0);
+        let printed = String::from_utf8(printed.lock().unwrap().out.clone()).unwrap();
+        assert!(printed.starts_with("Initialized python module my-module in "));
         let manifest: Manifest =
             serde_json::from_slice(&std::fs::read(target.join("hush.json")).unwrap()).unwrap();
         assert_eq!(manifest.name, "my-module");
@@ -142,7 +148,7 @@ mod tests {
             name: None,
             dir: target.clone(),
         };
-        assert!(matches!(run(again), Err(Failure::Usage(_))));
+        assert!(matches!(run(again, &console), Err(Failure::Usage(_))));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

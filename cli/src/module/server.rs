@@ -143,7 +143,7 @@ mod tests {
         let home = tempfile::tempdir().unwrap();
         let session = Session::new(SessionConfig {
             home: home.path().to_owned(),
-            warnings: Arc::new(|_| {}),
+            warnings: Some(Arc::new(|_| {})),
             ..SessionConfig::default()
         });
         let server = Arc::new(SessionServer::new(session.clone()).unwrap());

@@ -1,5 +1,6 @@
-//! The leak scan: before an exec's filesystem changes are committed to the cache, every file
-//! name, regular file, symlink target and extended attribute in them is searched for the
+//! The leak scan: before an exec's filesystem changes are committed to the cache, every path
+//! (whole, so a secret holding `/` is found across components), regular file, symlink target
+//! and extended attribute in them is searched for the
 //! plaintext (and the encoded variants the scrubber knows: base64, hex, percent- and
 //! JSON-escaping, trimmed, per line) of every secret the exec could see.
 
@@ -8,7 +9,7 @@ use std::fmt;
 use std::fs;
 use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use hush_scrub::{Added, ScrubStream, Scrubber};
@@ -20,7 +21,7 @@ use crate::error::{CacheError, Result};
 pub enum LeakPlace {
     /// The file's contents.
     Contents,
-    /// The file's name (or a directory's).
+    /// The file's path: its name, or the names of the directories on the way to it.
     Name,
     /// A symlink's target.
     LinkTarget,
@@ -29,15 +30,35 @@ pub enum LeakPlace {
 }
 
 /// A secret found in an exec's filesystem changes. Names the secret and the file, never the
-/// value.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// value: a path that holds a secret is shown with it scrubbed.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Leak {
     /// The secret's label (its redacted URI or its name).
     pub secret: String,
-    /// The path inside the container.
+    /// The path inside the container, scrubbed of every secret scanned for.
     pub path: String,
     /// Where the plaintext was found.
     pub place: LeakPlace,
+    /// The path relative to the scanned root, as it is (never shown).
+    relative: PathBuf,
+}
+
+impl Leak {
+    /// The leaking entry's path relative to the scanned root, unscrubbed: for removing it,
+    /// never for showing.
+    pub fn relative_path(&self) -> &Path {
+        &self.relative
+    }
+}
+
+impl fmt::Debug for Leak {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Leak")
+            .field("secret", &self.secret)
+            .field("path", &self.path)
+            .field("place", &self.place)
+            .finish_non_exhaustive()
+    }
 }
 
 impl fmt::Display for Leak {
@@ -96,37 +117,59 @@ impl LeakScanner {
         if self.is_empty() {
             return Ok(leaks);
         }
-        let mut todo = vec![(root.to_path_buf(), String::new())];
-        while let Some((dir, shown)) = todo.pop() {
-            let list = fs::read_dir(&dir).map_err(CacheError::io(format!("scan {shown}/")))?;
+        // Each directory with its path in the container (`/a/b`, empty for the root), and
+        // whether that path already holds a secret (then it is the one reported, not every
+        // path below it).
+        let mut todo = vec![(root.to_path_buf(), Vec::new(), false)];
+        while let Some((dir, inside, path_leaked)) = todo.pop() {
+            let context = |inside: &[u8]| format!("scan {}/", self.shown(inside));
+            let list = fs::read_dir(&dir).map_err(CacheError::io(context(&inside)))?;
             for entry in list {
-                let entry = entry.map_err(CacheError::io(format!("scan {shown}/")))?;
+                let entry = entry.map_err(CacheError::io(context(&inside)))?;
                 let name = entry.file_name();
                 let path = entry.path();
-                let shown = format!("{shown}/{}", name.to_string_lossy());
+                let mut whole = inside.clone();
+                whole.push(b'/');
+                whole.extend_from_slice(name.as_bytes());
+                let shown = self.shown(&whole);
                 let meta =
                     fs::symlink_metadata(&path).map_err(CacheError::io(format!("scan {shown}")))?;
-                if meta.is_dir() {
-                    todo.push((path.clone(), shown.clone()));
-                }
                 if changed_since.is_some_and(|t| changed_at(&meta) < t) {
+                    if meta.is_dir() {
+                        todo.push((path.clone(), whole.clone(), path_leaked));
+                    }
                     continue;
                 }
+                // Whether `data` holds a secret; each one it holds is a leak.
                 let mut found = |place: LeakPlace, data: &dyn Fn(&Scrubber) -> Result<bool>| {
-                    if data(&self.all)? {
-                        for (label, one) in &self.each {
-                            if data(one)? {
-                                leaks.push(Leak {
-                                    secret: label.clone(),
-                                    path: shown.clone(),
-                                    place: place.clone(),
-                                });
-                            }
+                    if !data(&self.all)? {
+                        return Ok::<_, CacheError>(false);
+                    }
+                    let mut labels = Vec::new();
+                    for (label, one) in &self.each {
+                        if data(one)? {
+                            labels.push(label.clone());
                         }
                     }
-                    Ok::<_, CacheError>(())
+                    // Only found together (e.g. two secrets that overlap): still a leak.
+                    if labels.is_empty() {
+                        labels.push("one of the exec's secrets".to_owned());
+                    }
+                    for secret in labels {
+                        leaks.push(Leak {
+                            secret,
+                            path: shown.clone(),
+                            place: place.clone(),
+                            relative: PathBuf::from(std::ffi::OsStr::from_bytes(&whole[1..])),
+                        });
+                    }
+                    Ok(true)
                 };
-                found(LeakPlace::Name, &|s| Ok(changes(s, name.as_bytes())))?;
+                let path_leaked = path_leaked
+                    || found(LeakPlace::Name, &|s| Ok(!path_leaked && changes(s, &whole)))?;
+                if meta.is_dir() {
+                    todo.push((path.clone(), whole.clone(), path_leaked));
+                }
                 if meta.file_type().is_symlink() {
                     let target =
                         fs::read_link(&path).map_err(CacheError::io(format!("scan {shown}")))?;
@@ -145,6 +188,11 @@ impl LeakScanner {
         }
         leaks.sort_by(|a, b| (&a.path, &a.secret).cmp(&(&b.path, &b.secret)));
         Ok(leaks)
+    }
+
+    /// A container path for messages: lossy UTF-8, every secret scrubbed.
+    fn shown(&self, inside: &[u8]) -> String {
+        String::from_utf8_lossy(&self.all.scrub(inside)).into_owned()
     }
 
     /// The labels of the secrets found in `data` (e.g. an image config), sorted.
@@ -332,10 +380,10 @@ mod tests {
         assert_eq!(
             shown,
             [
+                "secret env://TOKEN was written to /*** (name)",
                 "secret env://TOKEN was written to /app/b64 (contents)",
                 "secret env://TOKEN was written to /app/deep/big (contents)",
                 "secret env://TOKEN was written to /app/end (contents)",
-                "secret env://TOKEN was written to /leak-scan-token-7QpZ (name)",
                 "secret env://TOKEN was written to /link (symlink target)",
             ]
         );
@@ -389,5 +437,69 @@ mod tests {
         let config = br#"{"Env":["X=leak-scan-token-7QpZ","Y=c2Vjb25kLXNlY3JldC12YWx1ZQ=="]}"#;
         assert_eq!(scanner.find_in(config), ["a", "b"]);
         assert!(scanner.find_in(b"{\"Env\":[]}").is_empty());
+    }
+
+    /// A secret holding `/`, as the scan sees it: split over directory names.
+    const SLASHED: &str = "abc123def/ghi456jkl";
+
+    fn shown(leaks: &[Leak]) -> Vec<String> {
+        leaks.iter().map(|l| l.to_string()).collect()
+    }
+
+    #[test]
+    fn a_secret_across_path_components_is_found_and_never_shown() {
+        use base64::Engine as _;
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        fs::create_dir_all(root.join("opt").join(SLASHED).join("deeper")).unwrap();
+        fs::write(root.join("opt").join(SLASHED).join("deeper/f"), b"x").unwrap();
+        // Its base64 (which holds `/` for this value) as a path.
+        let value = b"\xfb\xff\xbfsecret-b64-path";
+        let encoded = base64::engine::general_purpose::STANDARD.encode(value);
+        assert!(encoded.contains('/'), "{encoded}");
+        fs::create_dir_all(root.join("b64").join(&encoded)).unwrap();
+        symlink(format!("/x/{SLASHED}"), root.join("link")).unwrap();
+        let secrets: [(String, &[u8]); 2] = [
+            ("env://TOK".to_owned(), SLASHED.as_bytes()),
+            ("env://BIN".to_owned(), value),
+        ];
+        let leaks = LeakScanner::new(secrets.clone()).scan(root, None).unwrap();
+        // One leak per place: the directory the value first appears in, not every path below.
+        assert_eq!(
+            shown(&leaks),
+            [
+                "secret env://BIN was written to /b64/*** (name)",
+                "secret env://TOK was written to /link (symlink target)",
+                "secret env://TOK was written to /opt/*** (name)",
+            ]
+        );
+        assert_eq!(
+            leaks[2].relative_path(),
+            Path::new("opt/abc123def/ghi456jkl")
+        );
+        for leak in &leaks {
+            let debug = format!("{leak:?}");
+            assert!(
+                !debug.contains("ghi456") && !debug.contains(&encoded),
+                "{debug}"
+            );
+        }
+        // Control: the same tree holds nothing else the scan would report.
+        let parts = LeakScanner::new([("part".to_owned(), &b"never-there"[..])]);
+        assert!(parts.scan(root, None).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_path_leak_under_an_old_directory_is_found_with_changed_since() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        fs::create_dir(root.join("abc123def")).unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        let since = SystemTime::now();
+        std::thread::sleep(Duration::from_millis(50));
+        fs::write(root.join("abc123def/ghi456jkl"), b"").unwrap();
+        let scanner = LeakScanner::new([("t".to_owned(), SLASHED.as_bytes())]);
+        let leaks = scanner.scan(root, Some(since)).unwrap();
+        assert_eq!(shown(&leaks), ["secret t was written to /*** (name)"]);
     }
 }

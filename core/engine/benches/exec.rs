@@ -6,6 +6,8 @@
 //! file, runtime, mount-point cleanup and scrubbed output capture.
 //!
 //! `cargo bench -p hush-engine --bench exec` (needs root, runc, crun, busybox-static).
+// A test tool: prints its own figures, never a secret (hush output goes through hush_console).
+#![allow(clippy::disallowed_macros)]
 
 #[path = "../tests/common/mod.rs"]
 mod common;

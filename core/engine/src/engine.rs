@@ -1,13 +1,13 @@
 //! The engine: evaluates container chains, once per chain and engine, with an executor.
 
 use std::collections::HashMap;
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use hush_cache::{Cache, Commit, LeakScanner, NewEntry};
+use hush_console::Console;
 use hush_scrub::Scrubber;
 use hush_secrets::{MacKey, Secret};
 use sha2::{Digest as _, Sha256};
@@ -155,6 +155,8 @@ struct Image {
 
 struct Inner {
     scrubber: Arc<Scrubber>,
+    /// Progress lines, through the scrubber.
+    console: Console,
     images: Arc<dyn ImageSource>,
     executor: Arc<dyn Executor>,
     dir: PathBuf,
@@ -298,6 +300,7 @@ impl Engine {
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
+                console: Console::new(scrubber.clone()),
                 scrubber,
                 images,
                 executor,
@@ -719,26 +722,22 @@ impl Engine {
             tmpfs_mounts,
         };
         let command = self.show_command(args);
-        let progress = std::io::stderr().is_terminal();
+        let console = &self.inner.console;
         let started = Instant::now();
         // Inode change times may lag the clock by a tick: a margin keeps the scan on the safe
         // side.
         let changed_since = std::time::SystemTime::now() - std::time::Duration::from_secs(2);
-        if progress {
-            eprintln!("hush: exec {command}");
-        }
+        console.progress(&format!("hush: exec {command}"));
         let output = self
             .inner
             .executor
             .exec(&spec, &self.inner.scrubber)
             .await?;
-        if progress {
-            eprintln!(
-                "hush: exec {command}: exit {} in {:.2}s",
-                output.exit_code,
-                started.elapsed().as_secs_f64()
-            );
-        }
+        console.progress(&format!(
+            "hush: exec {command}: exit {} in {:.2}s",
+            output.exit_code,
+            started.elapsed().as_secs_f64()
+        ));
         self.check_volumes(s, &command, volumes, changed_since)
             .await?;
         Ok((layer, ExecRecord { command, output }))
@@ -765,7 +764,7 @@ impl Engine {
                     .scan(&lease.path, Some(changed_since))
                     .map_err(|e| EngineError::Shim(format!("scan a cache volume: {e}")))?;
                 for leak in &leaks {
-                    let path = lease.path.join(leak.path.trim_start_matches('/'));
+                    let path = lease.path.join(leak.relative_path());
                     let removed = match std::fs::symlink_metadata(&path) {
                         Ok(m) if m.is_dir() => std::fs::remove_dir_all(&path),
                         Ok(_) => std::fs::remove_file(&path),
@@ -901,9 +900,9 @@ impl Engine {
 
     fn use_hit(&self, args: &[String], hit: hush_cache::Hit) -> (Option<Arc<Layer>>, ExecRecord) {
         let command = self.show_command(args);
-        if std::io::stderr().is_terminal() {
-            eprintln!("hush: exec {command}: cached");
-        }
+        self.inner
+            .console
+            .progress(&format!("hush: exec {command}: cached"));
         let record = ExecRecord {
             command,
             output: ExecOutput {

@@ -21,6 +21,7 @@ use zeroize::{Zeroize, Zeroizing};
 use crate::auth::{self, Challenge, Credentials, Login};
 use crate::progress::Progress;
 use crate::RegistryError;
+use hush_console::Console;
 
 /// The environment variable naming a mirror for Docker Hub images.
 pub const MIRROR_ENV: &str = "HUSH_REGISTRY_MIRROR";
@@ -57,7 +58,7 @@ pub struct Puller {
     mirror: Option<Mirror>,
     docker_config: Option<PathBuf>,
     connect_timeout: Duration,
-    progress: Option<bool>,
+    console: Option<Console>,
     logins: RwLock<HashMap<String, Credentials>>,
 }
 
@@ -76,7 +77,7 @@ impl fmt::Debug for Puller {
             .field("mirror", &self.mirror)
             .field("docker_config", &self.docker_config)
             .field("connect_timeout", &self.connect_timeout)
-            .field("progress", &self.progress)
+            .field("progress", &self.console.is_some())
             .field("credentials_for", &registries)
             .finish()
     }
@@ -89,14 +90,14 @@ impl Default for Puller {
 }
 
 impl Puller {
-    /// A puller without a mirror or Docker configuration, with a 3 s connect timeout and
-    /// progress shown when stderr is a terminal.
+    /// A puller without a mirror or Docker configuration, with a 3 s connect timeout and no
+    /// progress.
     pub fn new() -> Self {
         Self {
             mirror: None,
             docker_config: None,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
-            progress: None,
+            console: None,
             logins: RwLock::new(HashMap::new()),
         }
     }
@@ -159,10 +160,9 @@ impl Puller {
         self
     }
 
-    /// Shows progress on stderr always (`true`) or never (`false`), instead of only when
-    /// stderr is a terminal.
-    pub fn with_progress(mut self, show: bool) -> Self {
-        self.progress = Some(show);
+    /// Shows progress through `console` (when its stderr is a terminal).
+    pub fn with_console(mut self, console: Console) -> Self {
+        self.console = Some(console);
         self
     }
 
@@ -208,7 +208,7 @@ impl Puller {
         auth: Option<&Credentials>,
     ) -> Result<ImageRef, RegistryError> {
         let client = self.client()?;
-        let progress = Progress::new(self.progress);
+        let progress = Progress::new(self.console.as_ref());
         let mut endpoints = Vec::new();
         if reference.registry() == hush_image::DEFAULT_REGISTRY {
             if let Some(mirror) = &self.mirror {
@@ -253,7 +253,7 @@ impl Puller {
                 authorization: None,
                 login: explicit.map(Some),
             };
-            match session.pull(store, reference, progress) {
+            match session.pull(store, reference, &progress) {
                 Err(err) if i + 1 < count && err.falls_back() => {
                     progress.line(&format!("{err}; trying the next registry"));
                 }
@@ -333,7 +333,7 @@ impl Session<'_> {
         &mut self,
         store: &ImageStore,
         reference: &Reference,
-        progress: Progress,
+        progress: &Progress,
     ) -> Result<ImageRef, RegistryError> {
         let wanted = match (reference.digest(), reference.tag()) {
             (Some(digest), _) => digest.to_string(),
@@ -482,7 +482,7 @@ impl Session<'_> {
         ingest: &Ingest<'_>,
         descriptor: &Descriptor,
         label: String,
-        progress: Progress,
+        progress: &Progress,
     ) -> Result<(), RegistryError> {
         let digest = descriptor.digest();
         let label = format!("{label} {}", short(digest));

@@ -1,29 +1,31 @@
-//! Per-blob progress lines on stderr, shown only when stderr is a terminal.
+//! Per-blob progress lines on the console, shown only when its stderr is a terminal.
 
-use std::io::{self, IsTerminal, Read, Write};
+use std::io::{self, Read};
 use std::time::{Duration, Instant};
+
+use hush_console::Console;
 
 /// How often a progress line is redrawn.
 const REDRAW: Duration = Duration::from_millis(100);
 
-/// Whether progress is drawn; decided once per pull.
-#[derive(Clone, Copy, Debug)]
+/// Where progress is drawn, if anywhere; decided once per pull.
+#[derive(Clone)]
 pub(crate) struct Progress {
-    enabled: bool,
+    console: Option<Console>,
 }
 
 impl Progress {
-    /// Progress on stderr if `enabled`, else (for `None`) if stderr is a terminal.
-    pub fn new(enabled: Option<bool>) -> Self {
+    /// Progress on `console` if there is one and its stderr is a terminal.
+    pub fn new(console: Option<&Console>) -> Self {
         Self {
-            enabled: enabled.unwrap_or_else(|| io::stderr().is_terminal()),
+            console: console.filter(|c| c.shows_progress()).cloned(),
         }
     }
 
     /// Prints one finished line.
     pub fn line(&self, text: &str) {
-        if self.enabled {
-            let _ = writeln!(io::stderr().lock(), "{text}");
+        if let Some(console) = &self.console {
+            console.progress(text);
         }
     }
 
@@ -31,7 +33,7 @@ impl Progress {
     pub fn reader<R: Read>(&self, label: String, total: u64, inner: R) -> ProgressReader<R> {
         ProgressReader {
             inner,
-            enabled: self.enabled,
+            console: self.console.clone(),
             label,
             total,
             done: 0,
@@ -43,7 +45,7 @@ impl Progress {
 /// A reader that draws a progress line; [`ProgressReader::finish`] ends the line.
 pub(crate) struct ProgressReader<R> {
     inner: R,
-    enabled: bool,
+    console: Option<Console>,
     label: String,
     total: u64,
     done: u64,
@@ -52,22 +54,23 @@ pub(crate) struct ProgressReader<R> {
 
 impl<R> ProgressReader<R> {
     fn draw(&mut self, last: bool) {
-        if !self.enabled {
+        let Some(console) = &self.console else {
             return;
-        }
+        };
         let now = Instant::now();
         if !last && self.drawn.is_some_and(|t| now.duration_since(t) < REDRAW) {
             return;
         }
-        self.drawn = Some(now);
-        let end = if last { "\n" } else { "" };
-        let _ = write!(
-            io::stderr().lock(),
-            "\r\x1b[2K{}: {} / {}{end}",
-            self.label,
-            human(self.done),
-            human(self.total)
+        console.redraw(
+            &format!(
+                "{}: {} / {}",
+                self.label,
+                human(self.done),
+                human(self.total)
+            ),
+            last,
         );
+        self.drawn = Some(now);
     }
 
     /// Ends the progress line (if one was drawn).
@@ -115,7 +118,7 @@ mod tests {
 
     #[test]
     fn disabled_progress_passes_bytes_through() {
-        let progress = Progress::new(Some(false));
+        let progress = Progress::new(None);
         let mut reader = progress.reader("blob".into(), 5, &b"hello"[..]);
         let mut out = Vec::new();
         reader.read_to_end(&mut out).unwrap();

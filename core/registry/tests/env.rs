@@ -53,7 +53,7 @@ fn from_env_uses_the_mirror_and_docker_credential_helpers() {
     std::env::set_var("DOCKER_CONFIG", &docker_config);
     std::env::set_var("HUSH_REGISTRY_MIRROR", anonymous.base());
 
-    let puller = Puller::from_env().unwrap().with_progress(false);
+    let puller = Puller::from_env().unwrap();
     let store_dir = tempfile::tempdir().unwrap();
     let store = ImageStore::open(&store_dir.path().join("images")).unwrap();
 

@@ -13,6 +13,8 @@
 //! Times are thread CPU time (`CLOCK_THREAD_CPUTIME_ID`), not wall time, so that other
 //! processes sharing the machine's cores do not inflate them; for this single-threaded work
 //! on an idle machine the two agree.
+// A test tool: prints its own figures, never a secret (hush output goes through hush_console).
+#![allow(clippy::disallowed_macros)]
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;

@@ -5,10 +5,11 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 
+use hush_console::Console;
 use hush_scrub::{Added, Scrubber};
 use hush_secrets::{hush_home, MacKey, MacKeyError, Registry, Secret, SecretError, SecretStore};
 
-/// Receives the session's warnings (never containing a secret value).
+/// Receives the session's warnings, already scrubbed of every secret the session knows.
 pub type WarningSink = Arc<dyn Fn(&str) + Send + Sync>;
 
 /// What a session is made of.
@@ -19,8 +20,8 @@ pub struct SessionConfig {
     pub limit: usize,
     /// The state directory (MAC key, cache, images).
     pub home: PathBuf,
-    /// Where warnings go.
-    pub warnings: WarningSink,
+    /// Where warnings go; `None`: the session console's stderr.
+    pub warnings: Option<WarningSink>,
 }
 
 impl Default for SessionConfig {
@@ -30,7 +31,7 @@ impl Default for SessionConfig {
             registry: Registry::builtin(),
             limit: hush_secrets::DEFAULT_LIMIT,
             home: hush_home(),
-            warnings: Arc::new(|w| eprintln!("hush: warning: {w}")),
+            warnings: None,
         }
     }
 }
@@ -39,6 +40,7 @@ impl Default for SessionConfig {
 pub struct Session {
     store: SecretStore,
     scrubber: Arc<Scrubber>,
+    console: Console,
     home: PathBuf,
     mac_key: OnceLock<MacKey>,
     warnings: WarningSink,
@@ -49,14 +51,23 @@ impl Session {
     pub fn new(config: SessionConfig) -> Arc<Self> {
         let store = SecretStore::new(config.registry, config.limit);
         let scrubber = Arc::new(Scrubber::new());
+        let console = Console::new(scrubber.clone());
+        let sink = config.warnings.unwrap_or_else(|| {
+            let console = console.clone();
+            Arc::new(move |w: &str| console.warn(w))
+        });
+        // Whatever the sink, a warning reaches it scrubbed.
+        let scrub = scrubber.clone();
+        let warnings: WarningSink =
+            Arc::new(move |w: &str| sink(&String::from_utf8_lossy(&scrub.scrub(w.as_bytes()))));
         let learner = scrubber.clone();
         let warned = Mutex::new(HashSet::new());
-        let warnings = config.warnings.clone();
+        let observed = warnings.clone();
         store.observe(Arc::new(move |secret: &Secret| {
             if learner.add_secret(secret.expose()) == Added::TooShort
                 && warned.lock().unwrap().insert(secret.label())
             {
-                warnings(&format!(
+                observed(&format!(
                     "secret {} is shorter than 4 bytes and is not scrubbed from output",
                     secret.label()
                 ));
@@ -65,9 +76,10 @@ impl Session {
         Arc::new(Self {
             store,
             scrubber,
+            console,
             home: config.home,
             mac_key: OnceLock::new(),
-            warnings: config.warnings,
+            warnings,
         })
     }
 
@@ -81,12 +93,17 @@ impl Session {
         &self.scrubber
     }
 
+    /// Where the session prints: stdout and stderr through its scrubber.
+    pub fn console(&self) -> &Console {
+        &self.console
+    }
+
     /// The state directory.
     pub fn home(&self) -> &std::path::Path {
         &self.home
     }
 
-    /// Where the session's warnings go (they never contain a secret value).
+    /// Where the session's warnings go (scrubbed on the way).
     pub fn warnings(&self) -> &WarningSink {
         &self.warnings
     }
@@ -122,7 +139,7 @@ mod tests {
 
     fn session(warnings: WarningSink) -> Arc<Session> {
         Session::new(SessionConfig {
-            warnings,
+            warnings: Some(warnings),
             home: std::env::temp_dir().join("hush-session-test-unused"),
             ..SessionConfig::default()
         })
@@ -153,5 +170,18 @@ mod tests {
             ["secret tiny is shorter than 4 bytes and is not scrubbed from output"]
         );
         assert_eq!(s.scrub_text("xyz"), "xyz");
+    }
+
+    #[tokio::test]
+    async fn warnings_reach_every_sink_scrubbed() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let sink = seen.clone();
+        let s = session(Arc::new(move |w| sink.lock().unwrap().push(w.to_owned())));
+        let text = "written to /opt/warning-canary-31337/x";
+        // Control: before the value is a secret, the sink sees it.
+        (s.warnings())(text);
+        s.set_secret("w", b"warning-canary-31337").unwrap();
+        (s.warnings())(text);
+        assert_eq!(*seen.lock().unwrap(), [text, "written to /opt/***/x"]);
     }
 }

@@ -2,6 +2,8 @@
 //! reads a secret from stdin and runs `sleep SECONDS` with it as a secret variable and a
 //! mounted secret, so a test can SIGKILL this process mid-exec. The shim is this executable
 //! unless `HUSH_SHIM_EXE` names another (e.g. the `hush` binary).
+// A test tool: prints its own figures, never a secret (hush output goes through hush_console).
+#![allow(clippy::disallowed_macros)]
 
 use std::io::Read;
 use std::path::PathBuf;
