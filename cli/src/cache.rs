@@ -4,7 +4,7 @@ use std::time::{Duration, SystemTime};
 
 use clap::{Args, Subcommand};
 use hush_cache::{Cache, CacheError, EntryInfo, Prune};
-use hush_secrets::hush_home;
+use hush_session::Session;
 
 use crate::exit::Failure;
 use crate::output::{age, columns, human_size, print};
@@ -37,9 +37,14 @@ pub struct PruneArgs {
     keep_bytes: Option<u64>,
 }
 
-/// Runs a cache subcommand.
-pub fn run(cmd: CacheCommand) -> Result<(), Failure> {
-    let cache = Cache::open(&hush_home().join("cache")).map_err(work)?;
+/// Runs a cache subcommand; a corrupt index it replaced is reported through the session's
+/// warnings.
+pub fn run(cmd: CacheCommand, session: &Session) -> Result<(), Failure> {
+    let home = session.home().map_err(|e| Failure::Work(e.to_string()))?;
+    let cache = Cache::open(&home.join("cache")).map_err(work)?;
+    if let Some(recovery) = cache.recovered() {
+        (session.warnings())(&recovery.to_string());
+    }
     match cmd {
         CacheCommand::Ls => print(table(&cache.entries().map_err(work)?).as_bytes()),
         CacheCommand::Prune(args) => {

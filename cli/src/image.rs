@@ -5,7 +5,7 @@ use std::time::SystemTime;
 
 use clap::{Args, Subcommand};
 use hush_image::{ImageError, ImageStore, ImageSummary};
-use hush_secrets::hush_home;
+use hush_session::Session;
 
 use crate::exit::Failure;
 use crate::output::{age, columns, human_size, print};
@@ -44,8 +44,9 @@ pub struct RmArgs {
 }
 
 /// Runs an image subcommand.
-pub fn run(cmd: ImageCommand) -> Result<(), Failure> {
-    let store = ImageStore::open(&hush_home().join("images")).map_err(failure)?;
+pub fn run(cmd: ImageCommand, session: &Session) -> Result<(), Failure> {
+    let home = session.home().map_err(|e| Failure::Work(e.to_string()))?;
+    let store = ImageStore::open(&home.join("images")).map_err(failure)?;
     match cmd {
         ImageCommand::Import(args) => {
             let imported = store

@@ -567,7 +567,7 @@ impl Ingest<'_> {
         }
         let tmp = self.store.tmp_dir().join(fsutil::unique_name("blob"));
         let result = (|| {
-            let mut file = File::create(&tmp).at("create", &tmp)?;
+            let mut file = fsutil::create_private(&tmp)?;
             let mut hashing = HashingReader::new(reader);
             io::copy(&mut hashing, &mut file).at("write", &tmp)?;
             file.sync_all().at("sync", &tmp)?;
