@@ -12,7 +12,6 @@ use hush_dockerfile::flags::{parse_build_arg, parse_secret_flag, SecretSource};
 use hush_dockerfile::{BuildOptions, DockerfileError};
 use hush_engine::Engine;
 use hush_image::ImageStore;
-use hush_secrets::hush_home;
 use hush_session::Session;
 use hush_sshagent::SshSources;
 
@@ -142,14 +141,15 @@ pub async fn run(args: BuildArgs, session: Arc<Session>) -> Result<u8, Failure> 
         tag: args.tag.clone(),
     };
     let failure = |e: &dyn std::fmt::Display| Failure::Work(e.to_string());
-    let store = ImageStore::open(&hush_home().join("images")).map_err(|e| failure(&e))?;
+    let home = session.home().map_err(|e| failure(&e))?;
+    let store = ImageStore::open(&home.join("images")).map_err(|e| failure(&e))?;
     // Steps are cached like execs: keyed by the op chain, the context's contents and the
     // secrets' keyed MACs, never their values.
     let engine = Engine::with_images(
         session.scrubber().clone(),
         Arc::new(store.clone()),
-        session.home().join("engine"),
-        hush_query::persistent_cache(&session),
+        home.join("engine"),
+        hush_query::persistent_cache(&session).map_err(|e| failure(&e))?,
     )
     .map_err(|e| failure(&e))?;
     let console = session.console();

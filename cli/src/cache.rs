@@ -4,8 +4,7 @@ use std::time::{Duration, SystemTime};
 
 use clap::{Args, Subcommand};
 use hush_cache::{Cache, CacheError, EntryInfo, Prune};
-use hush_console::Console;
-use hush_secrets::hush_home;
+use hush_session::Session;
 
 use crate::exit::Failure;
 use crate::output::{age, columns, human_size, print};
@@ -38,11 +37,19 @@ pub struct PruneArgs {
     keep_bytes: Option<u64>,
 }
 
-/// Runs a cache subcommand.
-pub fn run(cmd: CacheCommand, console: &Console) -> Result<(), Failure> {
-    let cache = Cache::open(&hush_home().join("cache")).map_err(work)?;
+/// Runs a cache subcommand; a corrupt index it replaced is reported through the session's
+/// warnings.
+pub fn run(cmd: CacheCommand, session: &Session) -> Result<(), Failure> {
+    let home = session.home().map_err(|e| Failure::Work(e.to_string()))?;
+    let cache = Cache::open(&home.join("cache")).map_err(work)?;
+    if let Some(recovery) = cache.recovered() {
+        (session.warnings())(&recovery.to_string());
+    }
     match cmd {
-        CacheCommand::Ls => print(console, table(&cache.entries().map_err(work)?).as_bytes()),
+        CacheCommand::Ls => print(
+            session.console(),
+            table(&cache.entries().map_err(work)?).as_bytes(),
+        ),
         CacheCommand::Prune(args) => {
             let what = match (args.all, args.older_than, args.keep_bytes) {
                 (_, Some(age), _) => Prune::OlderThan(age),
@@ -72,7 +79,7 @@ pub fn run(cmd: CacheCommand, console: &Console) -> Result<(), Failure> {
                     report.orphans
                 ));
             }
-            print(console, text.as_bytes())
+            print(session.console(), text.as_bytes())
         }
     }
 }

@@ -6,7 +6,7 @@ use std::time::SystemTime;
 use clap::{Args, Subcommand};
 use hush_console::Console;
 use hush_image::{ImageError, ImageStore, ImageSummary};
-use hush_secrets::hush_home;
+use hush_session::Session;
 
 use crate::exit::Failure;
 use crate::output::{age, columns, human_size, print};
@@ -45,17 +45,24 @@ pub struct RmArgs {
 }
 
 /// Runs an image subcommand.
-pub fn run(cmd: ImageCommand, console: &Console) -> Result<(), Failure> {
-    let store = ImageStore::open(&hush_home().join("images")).map_err(failure)?;
+pub fn run(cmd: ImageCommand, session: &Session) -> Result<(), Failure> {
+    let home = session.home().map_err(|e| Failure::Work(e.to_string()))?;
+    let store = ImageStore::open(&home.join("images")).map_err(failure)?;
     match cmd {
         ImageCommand::Import(args) => {
             let imported = store
                 .import(&args.path, args.tag.as_deref())
                 .map_err(failure)?;
-            print(console, format!("imported {imported}\n").as_bytes())
+            print(
+                session.console(),
+                format!("imported {imported}\n").as_bytes(),
+            )
         }
-        ImageCommand::Ls => print(console, table(&store.list().map_err(failure)?).as_bytes()),
-        ImageCommand::Rm(args) => remove(&store, &args.names, console),
+        ImageCommand::Ls => print(
+            session.console(),
+            table(&store.list().map_err(failure)?).as_bytes(),
+        ),
+        ImageCommand::Rm(args) => remove(&store, &args.names, session.console()),
     }
 }
 

@@ -5,7 +5,9 @@
 //! $HUSH_HOME/cache/
 //!   index.db       SQLite (WAL): one row per entry: key, what (scrubbed command), created,
 //!                  last used, exit code, scrubbed stdout and stderr, layer size
+//!   index.db.corrupt-<unix seconds>  a corrupt index, moved aside (see `IndexRecovery`)
 //!   layers/<key>/  the exec's filesystem changes (overlayfs upper directory form)
+//!   index.lock     flock: held shared to open the index, exclusively to replace a corrupt one
 //!   layers.lock    flock: held while entries and layer directories change together
 //!   locks/<key>    flock: one evaluation of a key at a time across processes
 //!   trash/         layers being deleted (emptied on open)
@@ -44,10 +46,12 @@
 //! stored result.
 
 mod error;
+mod index;
 mod scan;
 mod store;
 
 pub use error::{CacheError, Result};
+pub use index::IndexRecovery;
 pub use scan::{Leak, LeakPlace, LeakScanner};
 pub use store::{
     Cache, CheckReport, Commit, EntryInfo, Hit, Key, KeyLock, Lease, NewEntry, Prune, PruneReport,

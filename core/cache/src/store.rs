@@ -9,16 +9,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use rusqlite::config::DbConfig;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use crate::error::{CacheError, Result};
+use crate::index::{IndexRecovery, INDEX};
 
 /// A cache key: the 32-byte key of an operation chain.
 pub type Key = [u8; 32];
-
-const SCHEMA_VERSION: i32 = 1;
-const INDEX: &str = "index.db";
 
 /// A result to store.
 pub struct NewEntry<'a> {
@@ -143,6 +140,7 @@ impl Drop for KeyLock {
 pub struct Cache {
     root: PathBuf,
     conn: Mutex<Connection>,
+    recovered: Option<IndexRecovery>,
 }
 
 impl std::fmt::Debug for Cache {
@@ -161,7 +159,7 @@ fn time(ms: i64) -> SystemTime {
     UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64)
 }
 
-fn flock(file: &File, op: libc::c_int) -> io::Result<()> {
+pub(crate) fn flock(file: &File, op: libc::c_int) -> io::Result<()> {
     loop {
         // SAFETY: flock on an open descriptor.
         if unsafe { libc::flock(file.as_raw_fd(), op) } == 0 {
@@ -210,7 +208,8 @@ fn unique_name() -> String {
 
 impl Cache {
     /// Opens (creating if needed, mode 0700) the cache in `root` and removes what an earlier
-    /// process killed midway through a prune left in its trash.
+    /// process killed midway through a prune left in its trash. A corrupt index is moved aside
+    /// and replaced by an empty one (see [`Cache::recovered`]).
     pub fn open(root: &Path) -> Result<Self> {
         for dir in [root.to_path_buf(), root.join("layers"), root.join("locks")] {
             fs::DirBuilder::new()
@@ -225,68 +224,17 @@ impl Cache {
                 let _ = fs::remove_dir_all(entry.path());
             }
         }
-        let path = root.join(INDEX);
-        let db = |source| CacheError::Db {
-            path: path.display().to_string(),
-            source,
-        };
-        let mut conn = Connection::open(&path).map_err(db)?;
-        conn.busy_timeout(Duration::from_secs(120)).map_err(db)?;
-        // Changing the journal mode can fail with SQLITE_BUSY without calling the busy
-        // handler when another process creates the index at the same moment: retry.
-        let mut tries = 0;
-        loop {
-            match Self::setup(&mut conn) {
-                Ok(()) => break,
-                Err(e) if tries < 200 && is_busy(&e) => {
-                    tries += 1;
-                    std::thread::sleep(Duration::from_millis(10));
-                }
-                Err(e) => return Err(db(e)),
-            }
-        }
+        let (conn, recovered) = crate::index::open(root)?;
         Ok(Self {
             root: root.to_path_buf(),
             conn: Mutex::new(conn),
+            recovered,
         })
     }
 
-    fn setup(conn: &mut Connection) -> rusqlite::Result<()> {
-        // In WAL mode, NORMAL keeps the index consistent through any process crash; only a
-        // power loss can forget the last commits (the layers they name are then orphans).
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
-        // A process's exit does not checkpoint (an fsync) or delete the WAL: hits stay cheap.
-        // Writers checkpoint as the WAL grows, and prune truncates it.
-        conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)?;
-        let version: i32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        if version >= SCHEMA_VERSION {
-            // WAL mode and auto-vacuum are properties of the file, set when it was made.
-            return Ok(());
-        }
-        // Set before the first table exists, so prune can give pages back to the filesystem.
-        conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
-        let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
-        debug_assert_eq!(mode.to_lowercase(), "wal");
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let version: i32 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        if version < SCHEMA_VERSION {
-            tx.execute_batch(
-                "CREATE TABLE IF NOT EXISTS entries (
-                    key TEXT PRIMARY KEY,
-                    what TEXT NOT NULL,
-                    created INTEGER NOT NULL,
-                    last_used INTEGER NOT NULL,
-                    exit_code INTEGER NOT NULL,
-                    stdout BLOB NOT NULL,
-                    stderr BLOB NOT NULL,
-                    has_layer INTEGER NOT NULL,
-                    layer_bytes INTEGER NOT NULL
-                );
-                CREATE INDEX IF NOT EXISTS entries_last_used ON entries (last_used);
-                PRAGMA user_version = 1;",
-            )?;
-        }
-        tx.commit()
+    /// The corrupt index this open replaced, if any (to be reported once).
+    pub fn recovered(&self) -> Option<&IndexRecovery> {
+        self.recovered.as_ref()
     }
 
     /// The cache directory.
@@ -611,7 +559,7 @@ impl Cache {
         Ok(Removed::Yes)
     }
 
-    /// Removes layer directories that have no entry; returns how many.
+    /// Removes layer directories that have no entry and no lease; returns how many.
     fn remove_orphans(&self) -> Result<usize> {
         let _names = self.names_lock()?;
         let dir = self.root.join("layers");
@@ -629,7 +577,10 @@ impl Cache {
                 .optional()
                 .map_err(self.db())?
                 .is_some();
-            if !known {
+            // A layer of an entry lost with a corrupt index may still be in use.
+            let free = File::open(entry.path())
+                .and_then(|dir| lock_exclusive_soon(&dir).map(|free| free.then_some(dir)));
+            if let (false, Ok(Some(_exclusive))) = (known, free) {
                 self.discard(&entry.path())?;
                 removed += 1;
             }
@@ -670,13 +621,6 @@ enum Removed {
     Gone,
 }
 
-fn is_busy(e: &rusqlite::Error) -> bool {
-    matches!(
-        e.sqlite_error_code(),
-        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
-    )
-}
-
 /// Flushes the filesystem holding `path` (all of a layer's files and directories at once).
 fn sync_filesystem(path: &Path) -> Result<()> {
     let dir = File::open(path).map_err(CacheError::io(format!("open {}", path.display())))?;
@@ -710,7 +654,7 @@ fn lock_exclusive_soon(file: &File) -> io::Result<bool> {
 }
 
 /// Opens (creating, mode 0600) the lock file at `path` and locks it exclusively, waiting.
-fn open_locked(path: &Path) -> Result<File> {
+pub(crate) fn open_locked(path: &Path) -> Result<File> {
     let file = fs::OpenOptions::new()
         .read(true)
         .write(true)

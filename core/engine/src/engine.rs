@@ -229,9 +229,10 @@ fn remove_stale(root: &Path) {
 impl Engine {
     /// The default engine of a session: images from the image store in
     /// `<hush home>/images`, state under `<hush home>/engine`, execs on this host with the
-    /// runtime chosen by `HUSH_RUNTIME` (else detected).
+    /// runtime chosen by `HUSH_RUNTIME` (else detected). A home hush must not trust is refused.
     pub fn new(scrubber: Arc<Scrubber>) -> Result<Self> {
         let home = hush_secrets::hush_home();
+        hush_secrets::open_home(&home)?;
         let images =
             hush_image::ImageStore::open(&home.join("images")).map_err(|e| EngineError::Image {
                 image: String::new(),

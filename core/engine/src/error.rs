@@ -67,6 +67,9 @@ pub enum EngineError {
     /// The image is in no image store.
     #[error("image {0:?} was not found in the local image store")]
     ImageNotFound(String),
+    /// The hush home is not one hush may trust.
+    #[error(transparent)]
+    Home(#[from] hush_secrets::HomeError),
     /// The image store failed.
     #[error("cannot use image {image:?}: {message}")]
     Image {

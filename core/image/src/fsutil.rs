@@ -3,7 +3,7 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -77,7 +77,7 @@ pub(crate) fn sync_dir(dir: &Path) -> Result<(), ImageError> {
 pub(crate) fn write_atomic(tmp_dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), ImageError> {
     let tmp = tmp_dir.join(unique_name("write"));
     let result = (|| {
-        let mut file = File::create(&tmp).at("create", &tmp)?;
+        let mut file = create_private(&tmp)?;
         file.write_all(bytes).at("write", &tmp)?;
         file.sync_all().at("sync", &tmp)?;
         fs::rename(&tmp, path).at("replace", path)
@@ -129,9 +129,23 @@ pub(crate) fn sha256_digest(bytes: &[u8]) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
 }
 
-/// Creates `dir` and its parents (mode 0755 for new ones).
+/// Creates `dir` and its parents (mode 0700 for new ones).
 pub(crate) fn create_dirs(dir: &Path) -> Result<(), ImageError> {
-    fs::create_dir_all(dir).at("create directory", dir)
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .at("create directory", dir)
+}
+
+/// Creates the new file `path` with mode 0600.
+pub(crate) fn create_private(path: &Path) -> Result<File, ImageError> {
+    OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .at("create", path)
 }
 
 /// The path of blob `sha256:<hex>` under an OCI layout root.

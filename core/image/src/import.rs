@@ -3,7 +3,7 @@
 //! Every input is read and verified in full (blob digests and sizes, layer diff_ids, entry
 //! paths) before the first blob is stored, so bad input leaves the store as it was.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, Read};
 use std::path::{Component, Path, PathBuf};
 use std::time::SystemTime;
@@ -170,11 +170,7 @@ fn extract_archive(path: &Path, dest: &Path) -> Result<(), ImageError> {
             .chain(parts.iter().map(|p| p.as_ref()))
             .collect();
         fsutil::create_dirs(target.parent().unwrap_or(dest))?;
-        let mut out = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&target)
-            .at("create", &target)?;
+        let mut out = fsutil::create_private(&target)?;
         io::copy(&mut entry, &mut out).at("write", &target)?;
     }
     Ok(())

@@ -480,6 +480,18 @@ impl ImageStore {
         })
     }
 
+    /// Whether blob `digest` is stored with content of that digest (and `size`, if given).
+    fn intact_blob(&self, digest: &Digest, size: Option<u64>) -> bool {
+        let Ok(file) = File::open(blob_path(&self.root, digest)) else {
+            return false;
+        };
+        HashingReader::new(file)
+            .finish()
+            .is_ok_and(|(actual, actual_size)| {
+                actual == digest.as_ref() && size.is_none_or(|s| s == actual_size)
+            })
+    }
+
     fn load_manifest(&self, digest: &Digest) -> Result<(ImageManifest, u64), ImageError> {
         let bytes = self.read_blob(digest)?;
         let manifest = ImageManifest::from_reader(bytes.as_slice())
@@ -527,14 +539,15 @@ pub struct Ingest<'a> {
 }
 
 impl Ingest<'_> {
-    /// Whether the store holds blob `digest`.
+    /// Whether the store holds blob `digest` intact: its content hashes to `digest` (a
+    /// damaged blob counts as missing, so writing it again replaces it).
     pub fn has_blob(&self, digest: &Digest) -> bool {
-        blob_path(&self.store.root, digest).is_file()
+        self.store.intact_blob(digest, None)
     }
 
     /// Stores the bytes of `reader` as a blob. With `expected`, the content must match its
     /// digest and size (else nothing is stored and the error names the digest), and a blob
-    /// already present is not read again.
+    /// already present and intact is not read again; a damaged one is replaced.
     pub fn write_blob(
         &self,
         reader: impl Read,
@@ -542,7 +555,10 @@ impl Ingest<'_> {
     ) -> Result<Blob, ImageError> {
         if let Some(expected) = expected {
             parse_digest(expected.digest().as_ref())?;
-            if self.has_blob(expected.digest()) {
+            if self
+                .store
+                .intact_blob(expected.digest(), Some(expected.size()))
+            {
                 return Ok(Blob {
                     digest: expected.digest().clone(),
                     size: expected.size(),
@@ -551,7 +567,7 @@ impl Ingest<'_> {
         }
         let tmp = self.store.tmp_dir().join(fsutil::unique_name("blob"));
         let result = (|| {
-            let mut file = File::create(&tmp).at("create", &tmp)?;
+            let mut file = fsutil::create_private(&tmp)?;
             let mut hashing = HashingReader::new(reader);
             io::copy(&mut hashing, &mut file).at("write", &tmp)?;
             file.sync_all().at("sync", &tmp)?;

@@ -370,6 +370,50 @@ fn a_crashed_unpack_is_never_used_and_is_cleaned_up() {
 }
 
 #[test]
+fn a_reimport_replaces_a_corrupt_blob() {
+    let home = tempfile::tempdir().unwrap();
+    let store = store(home.path());
+    let source = tarball(home.path(), "a.tar", b"real");
+    let first = store.import(&source, Some("a")).unwrap();
+    let image = store.resolve(first.digest.as_ref()).unwrap().unwrap();
+    let layer = image.manifest.layers()[0].digest().clone();
+    let blob = home.path().join("images/blobs/sha256").join(layer.digest());
+    // One flipped byte: same size, wrong content.
+    let mut bytes = fs::read(&blob).unwrap();
+    bytes[600] ^= 0x20;
+    fs::write(&blob, &bytes).unwrap();
+    assert!(store.rootfs_layers(&image).is_err(), "the damage is real");
+    assert!(
+        !store.ingest().unwrap().has_blob(&layer),
+        "damaged is missing"
+    );
+
+    let again = store.import(&source, Some("a")).unwrap();
+    let image = store.resolve(again.digest.as_ref()).unwrap().unwrap();
+    assert_eq!(image.manifest.layers()[0].digest(), &layer);
+    assert!(store.ingest().unwrap().has_blob(&layer));
+    let layers = store.rootfs_layers(&image).unwrap();
+    assert_eq!(fs::read(layers[0].join("data")).unwrap(), b"real");
+}
+
+#[test]
+fn a_reimport_keeps_an_intact_blob() {
+    use std::os::unix::fs::MetadataExt;
+    let home = tempfile::tempdir().unwrap();
+    let store = store(home.path());
+    let source = tarball(home.path(), "a.tar", b"real");
+    let first = store.import(&source, Some("a")).unwrap();
+    let image = store.resolve(first.digest.as_ref()).unwrap().unwrap();
+    let blob = home
+        .path()
+        .join("images/blobs/sha256")
+        .join(image.manifest.layers()[0].digest().digest());
+    let inode = fs::metadata(&blob).unwrap().ino();
+    store.import(&source, Some("a")).unwrap();
+    assert_eq!(fs::metadata(&blob).unwrap().ino(), inode, "not rewritten");
+}
+
+#[test]
 fn scratch_is_the_reserved_empty_image() {
     let home = tempfile::tempdir().unwrap();
     let s = store(home.path());

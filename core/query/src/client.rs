@@ -9,7 +9,7 @@ use hush_cache::Cache;
 use hush_engine::{CacheVolume, Container, Directory, Engine, File, PersistentCache};
 use hush_image::ImageStore;
 use hush_registry::{Credentials, Puller, PullingImages};
-use hush_secrets::{MacKey, Secret};
+use hush_secrets::{HomeError, MacKey, Secret};
 use hush_session::Session;
 
 use crate::error::QueryError;
@@ -60,7 +60,8 @@ pub struct Client {
 impl Client {
     /// A client over `session`, with the local image store under the session's home.
     pub fn new(session: Arc<Session>) -> Result<Self, QueryError> {
-        let store = ImageStore::open(&session.home().join("images"))?;
+        let home = session.home()?;
+        let store = ImageStore::open(&home.join("images"))?;
         let images = Arc::new(PullingImages::new(
             store,
             Puller::from_env()?.with_console(session.console().clone()),
@@ -68,10 +69,10 @@ impl Client {
         let engine = Engine::with_images(
             session.scrubber().clone(),
             images.clone(),
-            session.home().join("engine"),
-            persistent_cache(&session),
+            home.join("engine"),
+            persistent_cache(&session)?,
         )?;
-        let empty_dir = session.home().join("empty");
+        let empty_dir = home.join("empty");
         hush_secrets::ensure_private_dir(&empty_dir).map_err(|source| {
             QueryError::Engine(hush_engine::EngineError::Io {
                 context: format!("create {}", empty_dir.display()),
@@ -175,26 +176,33 @@ impl Client {
 }
 
 /// The persistent cache in `<hush home>/cache`, keyed with the session's MAC key. If it cannot
-/// be used, execs still run (uncached) and a warning says why.
-pub fn persistent_cache(session: &Session) -> Option<PersistentCache> {
+/// be used, execs still run (uncached) and a warning says why; a corrupt index it replaced is
+/// reported as a warning too. A home hush must not trust is an error.
+pub fn persistent_cache(session: &Session) -> Result<Option<PersistentCache>, HomeError> {
     let warnings = session.warnings().clone();
-    let opened = Cache::open(&session.home().join("cache"))
+    let home = session.home()?;
+    let opened = Cache::open(&home.join("cache"))
         .map_err(|e| e.to_string())
         .and_then(|cache| {
-            let mac = MacKey::load_or_create(session.home()).map_err(|e| e.to_string())?;
+            let mac = MacKey::load_or_create(home).map_err(|e| e.to_string())?;
             Ok((cache, mac))
         });
-    match opened {
-        Ok((cache, mac)) => Some(PersistentCache::new(
-            Arc::new(cache),
-            Arc::new(mac),
-            warnings,
-        )),
+    Ok(match opened {
+        Ok((cache, mac)) => {
+            if let Some(recovery) = cache.recovered() {
+                warnings(&recovery.to_string());
+            }
+            Some(PersistentCache::new(
+                Arc::new(cache),
+                Arc::new(mac),
+                warnings,
+            ))
+        }
         Err(e) => {
             warnings(&format!("the cache is not used: {e}"));
             None
         }
-    }
+    })
 }
 
 /// Arguments of one selection, with defaults filled in from the description.

@@ -25,6 +25,9 @@ pub enum QueryError {
     /// A Dockerfile build failed.
     #[error(transparent)]
     Build(#[from] hush_dockerfile::DockerfileError),
+    /// The hush home is not one hush may trust.
+    #[error(transparent)]
+    Home(#[from] hush_secrets::HomeError),
 }
 
 impl From<ApiError> for QueryError {
@@ -61,9 +64,11 @@ impl QueryError {
                 | hush_dockerfile::DockerfileError::Mount { .. }
                 | hush_dockerfile::DockerfileError::Flag(_),
             ) => QueryErrorKind::Invalid,
-            Self::Engine(_) | Self::Image(_) | Self::Registry(_) | Self::Build(_) => {
-                QueryErrorKind::Engine
-            }
+            Self::Engine(_)
+            | Self::Image(_)
+            | Self::Registry(_)
+            | Self::Build(_)
+            | Self::Home(_) => QueryErrorKind::Engine,
         }
     }
 }

@@ -4,38 +4,18 @@
 use std::fmt;
 use std::fs;
 use std::io::{Read, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use zeroize::Zeroizing;
 
+use crate::home::{ensure_private_dir, inspect, HomeProblem, Kind};
 use crate::secret::Secret;
 
-const KEY_FILE: &str = "mac.key";
+pub(crate) const KEY_FILE: &str = "mac.key";
 const KEY_LEN: usize = 32;
-
-/// The hush state directory: `$HUSH_HOME`, else `$XDG_DATA_HOME/hush`, else
-/// `~/.local/share/hush`.
-pub fn hush_home() -> PathBuf {
-    let var = |name| std::env::var_os(name).filter(|v| !v.is_empty());
-    if let Some(home) = var("HUSH_HOME") {
-        return PathBuf::from(home);
-    }
-    if let Some(data) = var("XDG_DATA_HOME") {
-        return PathBuf::from(data).join("hush");
-    }
-    PathBuf::from(var("HOME").unwrap_or_else(|| "/".into())).join(".local/share/hush")
-}
-
-/// Creates `dir` (and parents) with mode 0700 if missing.
-pub fn ensure_private_dir(dir: &Path) -> std::io::Result<()> {
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-}
 
 /// The MAC key: 32 random bytes in `<hush home>/mac.key`, mode 0600, created on first use.
 pub struct MacKey(Zeroizing<[u8; KEY_LEN]>);
@@ -52,11 +32,16 @@ pub enum MacKeyError {
     Corrupt { path: PathBuf, found: usize },
     #[error("the MAC key {path} is readable by others (mode {mode:o}); it must be 0600")]
     Exposed { path: PathBuf, mode: u32 },
+    #[error("refusing the MAC key {path}: it is {problem}")]
+    Untrusted { path: PathBuf, problem: HomeProblem },
+    #[error(transparent)]
+    Home(#[from] crate::home::HomeError),
 }
 
 impl MacKey {
     /// Loads the key from `home`, creating the directory and the key if missing. Concurrent
-    /// first uses agree on one key.
+    /// first uses agree on one key. A key that is a symbolic link, not a regular file, owned
+    /// by another user or readable by others is refused.
     pub fn load_or_create(home: &Path) -> Result<Self, MacKeyError> {
         let path = home.join(KEY_FILE);
         let io = |source| MacKeyError::Io {
@@ -94,14 +79,27 @@ impl MacKey {
             path: path.to_owned(),
             source,
         };
-        let mut file = fs::File::open(path).map_err(io)?;
-        let mode = file.metadata().map_err(io)?.permissions().mode() & 0o777;
-        if mode & 0o077 != 0 {
-            return Err(MacKeyError::Exposed {
+        let untrusted = |problem| match problem {
+            HomeProblem::Exposed { mode } => MacKeyError::Exposed {
                 path: path.to_owned(),
                 mode,
-            });
-        }
+            },
+            problem => MacKeyError::Untrusted {
+                path: path.to_owned(),
+                problem,
+            },
+        };
+        let mut file = match fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(path)
+        {
+            Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+                return Err(untrusted(HomeProblem::Symlink))
+            }
+            opened => opened.map_err(io)?,
+        };
+        inspect(&file.metadata().map_err(io)?, Kind::Key).map_err(untrusted)?;
         let mut bytes = Zeroizing::new(Vec::with_capacity(KEY_LEN + 1));
         Read::by_ref(&mut file)
             .take(KEY_LEN as u64 + 1)
@@ -161,6 +159,7 @@ mod tests {
     use crate::secret::Origin;
     use crate::value::SecretBytes;
     use crate::SecretUri;
+    use std::os::unix::fs::PermissionsExt;
 
     fn secret(value: &[u8], cache_key: Option<&str>) -> Secret {
         let uri = SecretUri::parse("env://X").unwrap();
@@ -242,5 +241,46 @@ mod tests {
             Err(MacKeyError::Exposed { mode: 0o644, .. })
         ));
         assert_eq!(fs::read(&path).unwrap(), b"short", "nothing stored is lost");
+    }
+
+    #[test]
+    fn a_key_another_user_could_control_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(KEY_FILE);
+        let real = dir.path().join("elsewhere");
+        fs::write(&real, [7u8; KEY_LEN]).unwrap();
+        fs::set_permissions(&real, fs::Permissions::from_mode(0o600)).unwrap();
+        std::os::unix::fs::symlink(&real, &path).unwrap();
+        let err = MacKey::load_or_create(dir.path()).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                MacKeyError::Untrusted {
+                    problem: HomeProblem::Symlink,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        fs::remove_file(&path).unwrap();
+        fs::rename(&real, &path).unwrap();
+        assert!(MacKey::load_or_create(dir.path()).is_ok(), "control");
+        std::os::unix::fs::chown(&path, Some(65534), None).unwrap();
+        let err = MacKey::load_or_create(dir.path()).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                MacKeyError::Untrusted {
+                    problem: HomeProblem::Owner { uid: 65534, .. },
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert_eq!(
+            fs::read(&path).unwrap(),
+            [7u8; KEY_LEN],
+            "nothing stored is lost"
+        );
     }
 }

@@ -3,6 +3,7 @@
 
 mod digest;
 mod error;
+mod home;
 mod provider;
 pub mod providers;
 mod secret;
@@ -10,8 +11,9 @@ mod store;
 mod uri;
 mod value;
 
-pub use digest::{ensure_private_dir, hush_home, CacheDigest, MacKey, MacKeyError};
+pub use digest::{CacheDigest, MacKey, MacKeyError};
 pub use error::{describe_causes, ErrorKind, Failure, SecretError};
+pub use home::{ensure_private_dir, hush_home, open_home, HomeError, HomeProblem};
 pub use provider::{Provider, Registry, ResolveContext};
 pub use secret::{Origin, Secret};
 pub use store::{Observer, SecretStore, DEFAULT_LIMIT};

@@ -2,12 +2,15 @@
 //! scrubber that learns every secret the store resolves or is given.
 
 use std::collections::HashSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use hush_console::Console;
 use hush_scrub::{Added, Scrubber};
-use hush_secrets::{hush_home, MacKey, MacKeyError, Registry, Secret, SecretError, SecretStore};
+use hush_secrets::{
+    hush_home, open_home, HomeError, MacKey, MacKeyError, Registry, Secret, SecretError,
+    SecretStore,
+};
 
 /// Receives the session's warnings, already scrubbed of every secret the session knows.
 pub type WarningSink = Arc<dyn Fn(&str) + Send + Sync>;
@@ -98,9 +101,11 @@ impl Session {
         &self.console
     }
 
-    /// The state directory.
-    pub fn home(&self) -> &std::path::Path {
-        &self.home
+    /// The state directory, created (mode 0700) if missing, and refused if another user could
+    /// control it or what hush keeps in it (see [`open_home`]); checked on each call.
+    pub fn home(&self) -> Result<&Path, HomeError> {
+        open_home(&self.home)?;
+        Ok(&self.home)
     }
 
     /// Where the session's warnings go (scrubbed on the way).
@@ -123,12 +128,12 @@ impl Session {
         String::from_utf8_lossy(&self.scrubber.scrub(text.as_bytes())).into_owned()
     }
 
-    /// The MAC key for cache digests, loaded or created on first use.
+    /// The MAC key for cache digests, loaded or created on first use in the checked home.
     pub fn mac_key(&self) -> Result<&MacKey, MacKeyError> {
         if let Some(key) = self.mac_key.get() {
             return Ok(key);
         }
-        let key = MacKey::load_or_create(&self.home)?;
+        let key = MacKey::load_or_create(self.home()?)?;
         Ok(self.mac_key.get_or_init(|| key))
     }
 }
