@@ -15,7 +15,7 @@ pub use error::{describe_causes, ErrorKind, Failure, SecretError};
 pub use provider::{Provider, Registry, ResolveContext};
 pub use secret::{Origin, Secret};
 pub use store::{Observer, SecretStore, DEFAULT_LIMIT};
-pub use uri::{SecretUri, Trim};
+pub use uri::{SecretUri, Trim, SHOWN_PARAMS};
 pub use value::{LimitExceeded, SecretBuf, SecretBytes};
 
 impl Registry {
