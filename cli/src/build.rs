@@ -59,31 +59,51 @@ impl From<DockerfileError> for Failure {
     }
 }
 
-/// Reads every `--secret` (last one wins per ID) into session secrets.
+/// Reads every `--secret` (last one wins per ID) into session secrets. Every value is read,
+/// and known to the scrubber, before a failure is reported: a failing source's message (a
+/// `cmd://` secret's stderr) may quote another secret's value.
 async fn secrets(
     specs: &[String],
     session: &Session,
 ) -> Result<HashMap<String, hush_secrets::Secret>, Failure> {
-    let mut out = HashMap::new();
-    for spec in specs {
-        let flag = parse_secret_flag(spec, &|name| std::env::var_os(name).is_some())?;
+    let flags = specs
+        .iter()
+        .map(|spec| parse_secret_flag(spec, &|name| std::env::var_os(name).is_some()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let uris: Vec<&str> = flags
+        .iter()
+        .filter_map(|flag| match &flag.source {
+            SecretSource::Uri(uri) => Some(uri.as_str()),
+            SecretSource::Env(_) | SecretSource::File(_) => None,
+        })
+        .collect();
+    let mut local = Vec::new();
+    for flag in &flags {
         let id = &flag.id;
-        let secret = match &flag.source {
-            SecretSource::Uri(uri) => session.resolve(uri).await?,
-            SecretSource::Env(var) => {
-                let value = std::env::var_os(var).ok_or_else(|| {
-                    Failure::Work(format!(
-                        "secret {id}: the environment variable {var} is not set"
-                    ))
-                })?;
-                session.set_secret(id, value.as_encoded_bytes())?
-            }
-            SecretSource::File(path) => {
-                let value = std::fs::read(path).map_err(|e| {
-                    Failure::Work(format!("secret {id}: cannot read the file {path}: {e}"))
-                })?;
-                session.set_secret(id, &value)?
-            }
+        local.push(match &flag.source {
+            SecretSource::Uri(_) => None,
+            SecretSource::Env(var) => Some(match std::env::var_os(var) {
+                Some(value) => session
+                    .set_secret(id, value.as_encoded_bytes())
+                    .map_err(Failure::from),
+                None => Err(Failure::Work(format!(
+                    "secret {id}: the environment variable {var} is not set"
+                ))),
+            }),
+            SecretSource::File(path) => Some(match std::fs::read(path) {
+                Ok(value) => session.set_secret(id, &value).map_err(Failure::from),
+                Err(e) => Err(Failure::Work(format!(
+                    "secret {id}: cannot read the file {path}: {e}"
+                ))),
+            }),
+        });
+    }
+    let mut resolved = session.store().resolve_all(&uris).await.into_iter();
+    let mut out = HashMap::new();
+    for (flag, local) in flags.into_iter().zip(local) {
+        let secret = match local {
+            Some(result) => result?,
+            None => resolved.next().expect("one result per URI")?,
         };
         out.insert(flag.id, secret);
     }

@@ -503,7 +503,8 @@ fn build_secrets(
     Ok(secrets)
 }
 
-fn with_cache_key(uri: &str, cache_key: Option<&str>) -> String {
+/// `uri` with its `cacheKey` parameter, as the session resolves it.
+pub(crate) fn with_cache_key(uri: &str, cache_key: Option<&str>) -> String {
     let Some(key) = cache_key else {
         return uri.to_owned();
     };
