@@ -115,8 +115,10 @@ pub async fn run(args: BuildArgs, session: Arc<Session>) -> Result<u8, Failure> 
     let secrets = secrets(&args.secrets, &session).await?;
     let mut ssh = SshSources::default();
     let auth_sock = std::env::var_os("SSH_AUTH_SOCK").map(PathBuf::from);
+    let credentials = session.store().credentials();
     for spec in &args.ssh {
-        ssh.add(spec, auth_sock.as_deref())
+        let learn = |key: &[u8]| credentials.register(&format!("the SSH key of --ssh {spec}"), key);
+        ssh.add(spec, auth_sock.as_deref(), &learn)
             .map_err(|e| Failure::Usage(format!("--ssh {spec}: {e}")))?;
     }
     let mut _clone = None;
@@ -126,7 +128,7 @@ pub async fn run(args: BuildArgs, session: Arc<Session>) -> Result<u8, Failure> 
             .tempdir()
             .map_err(|e| Failure::Work(format!("cannot make a directory for the clone: {e}")))?;
         let checkout = dir.path().join("src");
-        hush_dockerfile::git::clone(&args.context, &checkout, &secrets, &ssh)?;
+        hush_dockerfile::git::clone(&args.context, &checkout, &secrets, &ssh, &credentials)?;
         _clone = Some(dir);
         checkout
     } else {
@@ -160,6 +162,7 @@ pub async fn run(args: BuildArgs, session: Arc<Session>) -> Result<u8, Failure> 
         secrets,
         ssh,
         tag: args.tag.clone(),
+        credentials,
     };
     let failure = |e: &dyn std::fmt::Display| Failure::Work(e.to_string());
     let store = ImageStore::open(&hush_home().join("images")).map_err(|e| failure(&e))?;

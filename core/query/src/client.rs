@@ -61,7 +61,8 @@ impl Client {
     /// A client over `session`, with the local image store under the session's home.
     pub fn new(session: Arc<Session>) -> Result<Self, QueryError> {
         let store = ImageStore::open(&session.home().join("images"))?;
-        let images = Arc::new(PullingImages::new(store, Puller::from_env()?));
+        let puller = Puller::from_env(session.store().credentials())?;
+        let images = Arc::new(PullingImages::new(store, puller));
         let engine = Engine::with_images(
             session.scrubber().clone(),
             images.clone(),

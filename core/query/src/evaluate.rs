@@ -458,6 +458,7 @@ async fn docker_build(
         secrets,
         ssh: Default::default(),
         tag: None,
+        credentials: client.session().store().credentials(),
     };
     let built = hush_dockerfile::build(client.engine(), client.store(), &opts, &mut |_| {}).await?;
     Ok(built.container)

@@ -20,7 +20,7 @@ fn new_store() -> (tempfile::TempDir, ImageStore) {
 }
 
 fn puller() -> Puller {
-    Puller::new().with_progress(false)
+    Puller::new(common::credentials()).with_progress(false)
 }
 
 /// Checks that `name` resolves to `image`: same manifest digest, layers unpacked with the

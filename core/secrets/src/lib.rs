@@ -1,6 +1,7 @@
 //! hush's secrets core: secret values, the provider URI grammar, providers, the session store
 //! and cache digests.
 
+mod credential;
 mod digest;
 mod error;
 mod provider;
@@ -10,6 +11,7 @@ mod store;
 mod uri;
 mod value;
 
+pub use credential::CredentialSink;
 pub use digest::{ensure_private_dir, hush_home, CacheDigest, MacKey, MacKeyError};
 pub use error::{describe_causes, ErrorKind, Failure, SecretError};
 pub use provider::{Provider, Registry, ResolveContext};
