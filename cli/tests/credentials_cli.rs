@@ -132,8 +132,12 @@ fn answer(stream: TcpStream, handler: &dyn Fn(&Request, &str) -> Reply, base: &s
 /// Runs hush in a fresh HUSH_HOME with `env`, and without the provider variables of the
 /// environment running the tests.
 fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let home = tempfile::tempdir().unwrap();
-    let mut cmd = common::command(home.path(), args, env);
+    run_in(tempfile::tempdir().unwrap().path(), args, env)
+}
+
+/// [`run`] with `home` as HUSH_HOME and HOME.
+fn run_in(home: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = common::command(home, args, env);
     for var in [
         "VAULT_TOKEN",
         "VAULT_NAMESPACE",
@@ -149,7 +153,7 @@ fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
             cmd.env_remove(var);
         }
     }
-    cmd.env("HOME", home.path());
+    cmd.env("HOME", home);
     cmd.output().unwrap()
 }
 
@@ -187,6 +191,19 @@ fn vault_token_echoed_by_the_server_is_scrubbed() {
         ],
     );
     assert_scrubbed(&out, &["vault-token-canary-31"]);
+    // The token `vault login` left in ~/.vault-token.
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(
+        home.path().join(".vault-token"),
+        "hvs.token-file-canary-26\n",
+    )
+    .unwrap();
+    let out = run_in(
+        home.path(),
+        &["secret", "get", &format!("vault://kv/{PLANTED}#f")],
+        &[("VAULT_ADDR", &format!("http://{addr}"))],
+    );
+    assert_scrubbed(&out, &["token-file-canary-26"]);
 }
 
 #[test]
@@ -385,6 +402,13 @@ fn git_url_password_echoed_by_the_server_is_scrubbed() {
     let url = format!("http://{PLANTED}:git-url-password-canary-90@{addr}/repo.git");
     let out = run(&["build", &url], &[]);
     assert_scrubbed(&out, &["git-url-password-canary-90"]);
+    // GIT_AUTH_TOKEN, sent as basic auth of x-access-token, echoed decoded.
+    let url = format!("http://{addr}/{PLANTED}.git");
+    let out = run(
+        &["build", "--secret", "id=GIT_AUTH_TOKEN,env=GIT_TOKEN", &url],
+        &[("GIT_TOKEN", "git-auth-token-canary-48")],
+    );
+    assert_scrubbed(&out, &["git-auth-token-canary-48"]);
 }
 
 /// Whether `shown` holds a line of the key's body (its base64 lines).
