@@ -58,31 +58,51 @@ impl From<DockerfileError> for Failure {
     }
 }
 
-/// Reads every `--secret` (last one wins per ID) into session secrets.
+/// Reads every `--secret` (last one wins per ID) into session secrets. Every value is read,
+/// and known to the scrubber, before a failure is reported: a failing source's message (a
+/// `cmd://` secret's stderr) may quote another secret's value.
 async fn secrets(
     specs: &[String],
     session: &Session,
 ) -> Result<HashMap<String, hush_secrets::Secret>, Failure> {
-    let mut out = HashMap::new();
-    for spec in specs {
-        let flag = parse_secret_flag(spec, &|name| std::env::var_os(name).is_some())?;
+    let flags = specs
+        .iter()
+        .map(|spec| parse_secret_flag(spec, &|name| std::env::var_os(name).is_some()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let uris: Vec<&str> = flags
+        .iter()
+        .filter_map(|flag| match &flag.source {
+            SecretSource::Uri(uri) => Some(uri.as_str()),
+            SecretSource::Env(_) | SecretSource::File(_) => None,
+        })
+        .collect();
+    let mut local = Vec::new();
+    for flag in &flags {
         let id = &flag.id;
-        let secret = match &flag.source {
-            SecretSource::Uri(uri) => session.resolve(uri).await?,
-            SecretSource::Env(var) => {
-                let value = std::env::var_os(var).ok_or_else(|| {
-                    Failure::Work(format!(
-                        "secret {id}: the environment variable {var} is not set"
-                    ))
-                })?;
-                session.set_secret(id, value.as_encoded_bytes())?
-            }
-            SecretSource::File(path) => {
-                let value = std::fs::read(path).map_err(|e| {
-                    Failure::Work(format!("secret {id}: cannot read the file {path}: {e}"))
-                })?;
-                session.set_secret(id, &value)?
-            }
+        local.push(match &flag.source {
+            SecretSource::Uri(_) => None,
+            SecretSource::Env(var) => Some(match std::env::var_os(var) {
+                Some(value) => session
+                    .set_secret(id, value.as_encoded_bytes())
+                    .map_err(Failure::from),
+                None => Err(Failure::Work(format!(
+                    "secret {id}: the environment variable {var} is not set"
+                ))),
+            }),
+            SecretSource::File(path) => Some(match std::fs::read(path) {
+                Ok(value) => session.set_secret(id, &value).map_err(Failure::from),
+                Err(e) => Err(Failure::Work(format!(
+                    "secret {id}: cannot read the file {path}: {e}"
+                ))),
+            }),
+        });
+    }
+    let mut resolved = session.store().resolve_all(&uris).await.into_iter();
+    let mut out = HashMap::new();
+    for (flag, local) in flags.into_iter().zip(local) {
+        let secret = match local {
+            Some(result) => result?,
+            None => resolved.next().expect("one result per URI")?,
         };
         out.insert(flag.id, secret);
     }
@@ -94,8 +114,10 @@ pub async fn run(args: BuildArgs, session: Arc<Session>) -> Result<u8, Failure> 
     let secrets = secrets(&args.secrets, &session).await?;
     let mut ssh = SshSources::default();
     let auth_sock = std::env::var_os("SSH_AUTH_SOCK").map(PathBuf::from);
+    let credentials = session.store().credentials();
     for spec in &args.ssh {
-        ssh.add(spec, auth_sock.as_deref())
+        let learn = |key: &[u8]| credentials.register(&format!("the SSH key of --ssh {spec}"), key);
+        ssh.add(spec, auth_sock.as_deref(), &learn)
             .map_err(|e| Failure::Usage(format!("--ssh {spec}: {e}")))?;
     }
     let mut _clone = None;
@@ -105,7 +127,7 @@ pub async fn run(args: BuildArgs, session: Arc<Session>) -> Result<u8, Failure> 
             .tempdir()
             .map_err(|e| Failure::Work(format!("cannot make a directory for the clone: {e}")))?;
         let checkout = dir.path().join("src");
-        hush_dockerfile::git::clone(&args.context, &checkout, &secrets, &ssh)?;
+        hush_dockerfile::git::clone(&args.context, &checkout, &secrets, &ssh, &credentials)?;
         _clone = Some(dir);
         checkout
     } else {
@@ -139,6 +161,7 @@ pub async fn run(args: BuildArgs, session: Arc<Session>) -> Result<u8, Failure> 
         secrets,
         ssh,
         tag: args.tag.clone(),
+        credentials,
     };
     let failure = |e: &dyn std::fmt::Display| Failure::Work(e.to_string());
     let home = session.home().map_err(|e| failure(&e))?;

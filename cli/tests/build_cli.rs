@@ -1054,3 +1054,34 @@ fn metadata_instructions_and_shell() {
     let out = hush(home(), &["build", bad.path().to_str().unwrap()]);
     assert!(text(&out.stderr).contains("line 2: SHELL requires the arguments to be in JSON form"));
 }
+
+#[test]
+fn a_failing_secret_is_scrubbed_of_secrets_given_after_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let later = dir.path().join("later");
+    std::fs::write(&later, "later-file-secret-Qx81").unwrap();
+    let ctx = context("FROM busybox\n", &[]);
+    let failing = format!("id=b,src=cmd://cat {} >&2; exit 3", later.display());
+    let run = |extra: &[&str]| {
+        let mut args = vec!["build", "--secret", &failing];
+        args.extend_from_slice(extra);
+        args.push(ctx.path().to_str().unwrap());
+        hush(home(), &args)
+    };
+    let given = format!("id=a,src={}", later.display());
+    let out = run(&["--secret", &given]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("exited with code 3; stderr: ***"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("later-file-secret-Qx81"), "{stderr}");
+    // Control: when the file is not a secret of the build, its content is shown.
+    let out = run(&[]);
+    assert!(
+        text(&out.stderr).contains("stderr: later-file-secret-Qx81"),
+        "{}",
+        text(&out.stderr)
+    );
+}

@@ -251,3 +251,59 @@ fn cache_volumes_are_named_by_key_on_the_command_line() {
     ]);
     assert_eq!(text(&listed.stdout), "runs\n");
 }
+
+#[test]
+fn a_failing_secret_is_scrubbed_of_secrets_named_after_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let later = dir.path().join("later");
+    std::fs::write(&later, "later-file-secret-Jm52").unwrap();
+    let failing = format!("--secret=cmd://cat {} >&2; exit 3", later.display());
+    let named = format!("--secret=file://{}", later.display());
+    let chain = |a: [&str; 2]| {
+        core(&[
+            "container",
+            "from",
+            "--address=busybox",
+            "with-secret-variable",
+            "--name=B",
+            &failing,
+            a[0],
+            "--name=A",
+            a[1],
+            "with-exec",
+            "--args=true",
+            "stdout",
+        ])
+    };
+    let out = chain(["with-secret-variable", &named]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("exited with code 3; stderr: ***"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("later-file-secret-Jm52"), "{stderr}");
+    // Also when the later secret sits in a nested chain of a later argument.
+    let out = core(&[
+        "container",
+        "with-secret-variable",
+        "--name=B",
+        &failing,
+        "with-mounted-secret",
+        "--path=/s",
+        &named.replace("--secret=", "--source="),
+        "stdout",
+    ]);
+    assert!(
+        !text(&out.stderr).contains("later-file-secret-Jm52"),
+        "{}",
+        text(&out.stderr)
+    );
+    // Control: the same value passed as a plain variable is not a secret and is shown.
+    let out = chain(["with-env-variable", "--value=later-file-secret-Jm52"]);
+    assert!(
+        text(&out.stderr).contains("stderr: later-file-secret-Jm52"),
+        "{}",
+        text(&out.stderr)
+    );
+}

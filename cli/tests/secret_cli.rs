@@ -169,3 +169,23 @@ fn mac_key_is_created_private_on_first_use() {
     assert_eq!(key.permissions().mode() & 0o777, 0o600);
     assert_eq!(key.len(), 32);
 }
+
+#[test]
+fn uri_query_values_are_masked_in_errors_and_descriptions() {
+    let home = tempfile::tempdir().unwrap();
+    let canary = "AIzaCanary123";
+    for key in ["key", "pwd", "private_key", "session", "token", "code"] {
+        let uri = format!("env://HOME?{key}={canary}");
+        let out = hush(&["secret", "get", &uri], home.path());
+        assert_eq!(out.status.code(), Some(2), "{key}");
+        let stderr = text(&out.stderr);
+        assert!(stderr.contains(&format!("{key}=***")), "{key}: {stderr}");
+        assert!(!stderr.contains(canary), "{key}: {stderr}");
+    }
+    // Control: the same check finds a planted value in parameters that are shown (cmd://'s
+    // timeout and the cacheKey label).
+    let uri = format!("cmd://echo hi?timeout=5s&cacheKey={canary}");
+    let out = hush(&["secret", "get", &uri], home.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains(&format!("timeout=5s&cacheKey={canary}")));
+}

@@ -69,7 +69,11 @@ impl SessionServer {
                         _ => {
                             let (this, replies) = (self.clone(), replies.clone());
                             tasks.spawn(async move {
-                                let result = this.handle(request).await;
+                                let result = this.handle(request).await.map_err(|mut e| {
+                                    // The SDK process shows it, past hush's output scrubbing.
+                                    e.message = this.client.session().scrub_text(&e.message);
+                                    e
+                                });
                                 let _ = replies.send(reply(&seq, result));
                             });
                         }
@@ -175,6 +179,18 @@ mod tests {
         )
         .await;
         assert_eq!(missing["error"]["kind"], "not_found");
+        // Error messages are scrubbed: a failing command's stderr quotes a secret of the
+        // session (control: the same stderr without it is shown as it is).
+        let failing = |seq: i64, quoted: &str| {
+            json!({"seq": seq, "op": "evaluate", "root": null, "chain": [{"field": "secret",
+                   "args": {"uri": format!("cmd://echo {quoted} >&2; exit 3")}}]})
+        };
+        let echoed = ask(&mut ours, failing(7, "made-value-1")).await;
+        let message = echoed["error"]["message"].as_str().unwrap();
+        assert!(message.ends_with("stderr: ***"), "{message}");
+        let echoed = ask(&mut ours, failing(8, "not-a-secret-value")).await;
+        let message = echoed["error"]["message"].as_str().unwrap();
+        assert!(message.ends_with("stderr: not-a-secret-value"), "{message}");
         let unknown = ask(
             &mut ours,
             json!({"seq": 5, "op": "plaintext", "id": "secret:999"}),

@@ -32,7 +32,7 @@ use std::path::{Component, Path, PathBuf};
 use hush_cache::LeakScanner;
 use hush_engine::{CacheMountOptions, CacheVolume, Container, Directory, Engine, Socket};
 use hush_image::{Descriptor, ImageStore, MediaType};
-use hush_secrets::Secret;
+use hush_secrets::{CredentialSink, Secret};
 use hush_sshagent::{AgentListener, SshSources};
 use oci_spec::image::{Config, History, HistoryBuilder};
 
@@ -106,6 +106,8 @@ pub struct BuildOptions {
     pub ssh: SshSources,
     /// Tag of the image to store, if any.
     pub tag: Option<String>,
+    /// Where credentials written into source URLs are registered before they are used.
+    pub credentials: CredentialSink,
 }
 
 /// The result of a build.
@@ -1066,8 +1068,14 @@ async fn copy_step(
                 .tempdir()
                 .map_err(|e| build_err(format!("cannot make a directory for a clone: {e}")))?;
             let checkout = clone.path().join("src");
-            crate::git::clone(&sources[0], &checkout, &opts.secrets, &opts.ssh)
-                .map_err(|e| build_err(format!("Dockerfile line {line}: {e}")))?;
+            crate::git::clone(
+                &sources[0],
+                &checkout,
+                &opts.secrets,
+                &opts.ssh,
+                &opts.credentials,
+            )
+            .map_err(|e| build_err(format!("Dockerfile line {line}: {e}")))?;
             let dir = Directory::host(&checkout).map_err(build_err)?;
             keep.push(clone);
             sources = vec![GIT_MOUNT.to_owned()];

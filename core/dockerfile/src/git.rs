@@ -19,7 +19,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use base64::Engine as _;
-use hush_secrets::Secret;
+use hush_secrets::{CredentialSink, Secret};
 use hush_sshagent::SshSources;
 
 use crate::error::DockerfileError;
@@ -103,15 +103,18 @@ fn auth_header(
 }
 
 /// Clones `source` (`URL[#ref]`) into the empty or missing directory `dest`, without its
-/// `.git` directory. Errors carry git's own message (which never holds the credential), with
-/// any `user:password@` of the URL redacted.
+/// `.git` directory. Errors carry git's own message, with any `user:password@` of the URL
+/// redacted; the user and password are registered with `credentials` first, so a server
+/// echoing them is scrubbed too.
 pub fn clone(
     source: &str,
     dest: &Path,
     secrets: &HashMap<String, Secret>,
     ssh: &SshSources,
+    credentials: &CredentialSink,
 ) -> Result<(), DockerfileError> {
     let (url, reference) = split_ref(source);
+    crate::http::register_userinfo(url, credentials);
     let mut cmd = Command::new("git");
     cmd.arg("clone").arg("--quiet").arg("--recurse-submodules");
     if let Some(r) = reference {
@@ -185,11 +188,18 @@ mod tests {
     fn failed_clones_do_not_show_url_credentials() {
         let dest = tempfile::tempdir().unwrap();
         let url = "http://user:hunter2-pw@127.0.0.1:9/none.git";
+        let store = hush_secrets::SecretStore::new(hush_secrets::Registry::new(), 1024);
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = seen.clone();
+        store.observe(std::sync::Arc::new(move |s: &Secret| {
+            sink.lock().unwrap().push(s.expose().to_vec())
+        }));
         let err = clone(
             url,
             &dest.path().join("x"),
             &HashMap::new(),
             &SshSources::default(),
+            &store.credentials(),
         )
         .unwrap_err()
         .to_string();
@@ -198,6 +208,16 @@ mod tests {
             "{err}"
         );
         assert!(!err.contains("hunter2-pw"), "{err}");
+        // The password became a secret of the session before git got the URL; a user alone
+        // (a token written as the user) is one too, and a user with a password is not.
+        assert_eq!(*seen.lock().unwrap(), [b"hunter2-pw"; 2]);
+        seen.lock().unwrap().clear();
+        crate::http::register_userinfo("https://ghp_tok%2Fen@h/r.git", &store.credentials());
+        crate::http::register_userinfo("ssh://git@h/r.git", &store.credentials());
+        assert_eq!(
+            *seen.lock().unwrap(),
+            [b"ghp_tok%2Fen".to_vec(), b"ghp_tok/en".to_vec()]
+        );
     }
 
     #[test]

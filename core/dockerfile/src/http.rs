@@ -15,7 +15,7 @@ use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::Path;
 use std::time::Duration;
 
-use hush_secrets::Secret;
+use hush_secrets::{CredentialSink, Secret};
 use reqwest::header::{HeaderValue, AUTHORIZATION};
 use reqwest::Url;
 use sha2::{Digest as _, Sha256};
@@ -53,6 +53,28 @@ pub fn redact(url: &str) -> String {
         }
         None => url.to_owned(),
     }
+}
+
+/// Registers the password in the userinfo of an `http(s)://` `url`, or its user when there is
+/// no password (a token written as the user, `https://TOKEN@host/`), as written and
+/// percent-decoded, with `credentials`.
+pub(crate) fn register_userinfo(url: &str, credentials: &CredentialSink) {
+    let Some(rest) = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+    else {
+        return;
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let Some((userinfo, _)) = rest[..end].rsplit_once('@') else {
+        return;
+    };
+    let secret = userinfo
+        .split_once(':')
+        .map_or(userinfo, |(_, password)| password);
+    let decoded: Vec<u8> = percent_encoding::percent_decode_str(secret).collect();
+    credentials.register("the credential in a source URL", secret.as_bytes());
+    credentials.register("the credential in a source URL", &decoded);
 }
 
 /// The name a download is saved under: the basename of the URL's path (Go's `path.Base`, so

@@ -62,10 +62,9 @@ impl Client {
     pub fn new(session: Arc<Session>) -> Result<Self, QueryError> {
         let home = session.home()?;
         let store = ImageStore::open(&home.join("images"))?;
-        let images = Arc::new(PullingImages::new(
-            store,
-            Puller::from_env()?.with_console(session.console().clone()),
-        ));
+        let puller = Puller::from_env(session.store().credentials())?
+            .with_console(session.console().clone());
+        let images = Arc::new(PullingImages::new(store, puller));
         let engine = Engine::with_images(
             session.scrubber().clone(),
             images.clone(),
@@ -105,11 +104,14 @@ impl Client {
     }
 
     /// Evaluates a chain starting at `root` (e.g. an object looked up by [`Client::object`]).
+    /// Every secret the chain names is resolved first, so that whatever it shows, errors
+    /// included, is scrubbed of all of them.
     pub async fn evaluate_from(
         &self,
         root: Object,
         chain: &[Selection],
     ) -> Result<Output, QueryError> {
+        crate::prefetch::secrets(self, chain, matches!(root, Object::Query)).await?;
         match crate::evaluate::walk(self, root, chain).await? {
             crate::evaluate::Value::Object(object) => Ok(self.hand_out(object)),
             crate::evaluate::Value::Output(output) => Ok(output),

@@ -458,6 +458,7 @@ async fn docker_build(
         secrets,
         ssh: Default::default(),
         tag: None,
+        credentials: client.session().store().credentials(),
     };
     let built = hush_dockerfile::build(client.engine(), client.store(), &opts, &mut |_| {}).await?;
     Ok(built.container)
@@ -503,7 +504,8 @@ fn build_secrets(
     Ok(secrets)
 }
 
-fn with_cache_key(uri: &str, cache_key: Option<&str>) -> String {
+/// `uri` with its `cacheKey` parameter, as the session resolves it.
+pub(crate) fn with_cache_key(uri: &str, cache_key: Option<&str>) -> String {
     let Some(key) = cache_key else {
         return uri.to_owned();
     };

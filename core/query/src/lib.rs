@@ -4,6 +4,7 @@
 mod client;
 mod error;
 mod evaluate;
+mod prefetch;
 
 pub use client::{persistent_cache, Client, Object};
 pub use error::{QueryError, QueryErrorKind};

@@ -1,6 +1,6 @@
 //! The puller: the distribution protocol's read side (manifests, blobs, auth challenges).
 
-use hush_secrets::describe_causes;
+use hush_secrets::{describe_causes, CredentialSink};
 use std::collections::HashMap;
 use std::fmt;
 use std::io::{self, Read};
@@ -51,7 +51,9 @@ const DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
 /// over plain HTTP only when they are on a loopback address (`localhost`, `127.0.0.0/8`,
 /// `[::1]`) and HTTPS fails, as Docker does. Credentials come from the `pull` call, from
 /// [`Puller::set_registry_auth`], or from Docker's `config.json`, in that order; the
-/// registry's challenge decides between HTTP basic auth and a bearer token.
+/// registry's challenge decides between HTTP basic auth and a bearer token. Every password
+/// and token is registered with the session's [`CredentialSink`] before it is first sent, so
+/// a registry (or proxy) echoing it in an error is scrubbed.
 ///
 /// `Debug` shows the configuration, never a password.
 pub struct Puller {
@@ -60,6 +62,7 @@ pub struct Puller {
     connect_timeout: Duration,
     console: Option<Console>,
     logins: RwLock<HashMap<String, Credentials>>,
+    credentials: CredentialSink,
 }
 
 #[derive(Clone, Debug)]
@@ -83,29 +86,25 @@ impl fmt::Debug for Puller {
     }
 }
 
-impl Default for Puller {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl Puller {
     /// A puller without a mirror or Docker configuration, with a 3 s connect timeout and no
-    /// progress.
-    pub fn new() -> Self {
+    /// progress, registering the credentials it uses with `credentials`.
+    pub fn new(credentials: CredentialSink) -> Self {
         Self {
             mirror: None,
             docker_config: None,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             console: None,
             logins: RwLock::new(HashMap::new()),
+            credentials,
         }
     }
 
     /// A puller configured from the environment: the mirror in `HUSH_REGISTRY_MIRROR` (if
     /// set and not empty) and Docker's `config.json` in `$DOCKER_CONFIG` or `~/.docker`.
-    pub fn from_env() -> Result<Self, RegistryError> {
-        let mut puller = Self::new().with_docker_config_dir(auth::default_docker_config_dir());
+    pub fn from_env(credentials: CredentialSink) -> Result<Self, RegistryError> {
+        let mut puller =
+            Self::new(credentials).with_docker_config_dir(auth::default_docker_config_dir());
         if let Some(mirror) = std::env::var_os(MIRROR_ENV).filter(|m| !m.is_empty()) {
             let mirror = mirror
                 .into_string()
@@ -601,6 +600,12 @@ impl Session<'_> {
             self.login = Some(self.puller.configured_login(&self.endpoint.key)?);
         }
         let login = self.login.as_ref().and_then(Option::as_ref);
+        if let Some(login) = login {
+            let what = format!("the registry password of {:?}", login.username);
+            self.puller
+                .credentials
+                .register(&what, login.password.expose());
+        }
         match challenge {
             Challenge::Basic => {
                 let login = login.ok_or_else(|| {
@@ -617,6 +622,9 @@ impl Session<'_> {
                 scope,
             } => {
                 let token = self.token(&realm, service, scope, login)?;
+                self.puller
+                    .credentials
+                    .register("a registry bearer token", token.as_bytes());
                 let header = Zeroizing::new(format!("Bearer {}", token.as_str()));
                 self.authorization = Some(auth::sensitive_header(&header));
             }
@@ -924,18 +932,19 @@ mod tests {
         }
     }
 
+    fn puller() -> Puller {
+        let store = hush_secrets::SecretStore::new(hush_secrets::Registry::new(), 100);
+        Puller::new(store.credentials())
+    }
+
     #[test]
     fn mirrors_need_https_unless_loopback() {
-        assert!(Puller::new().with_mirror("http://127.0.0.1:5000").is_ok());
-        assert!(Puller::new()
-            .with_mirror("https://mirror.example/v")
-            .is_ok());
-        let err = Puller::new()
-            .with_mirror("http://mirror.example")
-            .unwrap_err();
+        assert!(puller().with_mirror("http://127.0.0.1:5000").is_ok());
+        assert!(puller().with_mirror("https://mirror.example/v").is_ok());
+        let err = puller().with_mirror("http://mirror.example").unwrap_err();
         assert!(err.to_string().contains("loopback"), "{err}");
-        assert!(Puller::new().with_mirror("ftp://x").is_err());
-        assert!(Puller::new().with_mirror("https://u:p@x").is_err());
+        assert!(puller().with_mirror("ftp://x").is_err());
+        assert!(puller().with_mirror("https://u:p@x").is_err());
     }
 
     #[test]

@@ -4,10 +4,13 @@
 //! # fn main() -> Result<(), hush_registry::RegistryError> {
 //! use hush_image::ImageStore;
 //! use hush_registry::Puller;
+//! use hush_secrets::{Registry, SecretStore, DEFAULT_LIMIT};
 //!
 //! let store = ImageStore::open("/var/lib/hush/images".as_ref())?;
+//! // The passwords and tokens it uses become secrets of this store (a session's, normally).
+//! let secrets = SecretStore::new(Registry::builtin(), DEFAULT_LIMIT);
 //! // HUSH_REGISTRY_MIRROR and Docker's config.json ($DOCKER_CONFIG or ~/.docker).
-//! let puller = Puller::from_env()?;
+//! let puller = Puller::from_env(secrets.credentials())?;
 //! let pulled = puller.pull(&store, "busybox", None)?;
 //! println!("{pulled}"); // busybox:latest (sha256:...)
 //! # Ok(()) }

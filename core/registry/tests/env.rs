@@ -53,7 +53,7 @@ fn from_env_uses_the_mirror_and_docker_credential_helpers() {
     std::env::set_var("DOCKER_CONFIG", &docker_config);
     std::env::set_var("HUSH_REGISTRY_MIRROR", anonymous.base());
 
-    let puller = Puller::from_env().unwrap();
+    let puller = Puller::from_env(common::credentials()).unwrap();
     let store_dir = tempfile::tempdir().unwrap();
     let store = ImageStore::open(&store_dir.path().join("images")).unwrap();
 
@@ -83,6 +83,6 @@ fn from_env_uses_the_mirror_and_docker_credential_helpers() {
     assert!(matches!(err, RegistryError::Unauthorized { .. }), "{err:?}");
 
     std::env::set_var("HUSH_REGISTRY_MIRROR", "http://mirror.example");
-    let err = Puller::from_env().unwrap_err();
+    let err = Puller::from_env(common::credentials()).unwrap_err();
     assert!(err.to_string().contains("loopback"), "{err}");
 }

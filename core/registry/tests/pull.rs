@@ -20,7 +20,7 @@ fn new_store() -> (tempfile::TempDir, ImageStore) {
 }
 
 fn puller() -> Puller {
-    Puller::new()
+    Puller::new(common::credentials())
 }
 
 /// Checks that `name` resolves to `image`: same manifest digest, layers unpacked with the

@@ -1,6 +1,7 @@
 //! hush's secrets core: secret values, the provider URI grammar, providers, the session store
 //! and cache digests.
 
+mod credential;
 mod digest;
 mod error;
 mod home;
@@ -11,13 +12,14 @@ mod store;
 mod uri;
 mod value;
 
+pub use credential::CredentialSink;
 pub use digest::{CacheDigest, MacKey, MacKeyError};
 pub use error::{describe_causes, ErrorKind, Failure, SecretError};
 pub use home::{ensure_private_dir, hush_home, open_home, HomeError, HomeProblem};
 pub use provider::{Provider, Registry, ResolveContext};
 pub use secret::{Origin, Secret};
 pub use store::{Observer, SecretStore, DEFAULT_LIMIT};
-pub use uri::{SecretUri, Trim};
+pub use uri::{SecretUri, Trim, SHOWN_PARAMS};
 pub use value::{LimitExceeded, SecretBuf, SecretBytes};
 
 impl Registry {

@@ -5,21 +5,37 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use crate::credential::CredentialSink;
 use crate::error::{Failure, SecretError};
 use crate::uri::{SecretUri, Trim};
 use crate::value::SecretBytes;
 
 /// What a provider may need while resolving.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ResolveContext {
     /// Largest accepted value in bytes; providers stop reading past it.
     pub limit: usize,
+    /// Where the provider registers every credential it reads (tokens, passwords) before
+    /// first sending it, so that an error echoing it is scrubbed.
+    pub credentials: CredentialSink,
+}
+
+#[cfg(test)]
+impl ResolveContext {
+    /// A context whose credentials go to a store nobody observes.
+    pub(crate) fn unobserved(limit: usize) -> Self {
+        Self {
+            limit,
+            credentials: crate::SecretStore::new(Registry::new(), limit).credentials(),
+        }
+    }
 }
 
 /// A source of secrets for one URI scheme.
 ///
 /// Implementations read the value named by the URI's path. They never put the value into an
-/// error, a log line or anything else that outlives the returned [`SecretBytes`].
+/// error, a log line or anything else that outlives the returned [`SecretBytes`], and they
+/// register every credential they use with [`ResolveContext::credentials`] before using it.
 #[async_trait]
 pub trait Provider: Send + Sync {
     /// The scheme this provider serves, e.g. `env`.

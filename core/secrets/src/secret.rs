@@ -13,6 +13,9 @@ pub enum Origin {
     Uri(SecretUri),
     /// Set by value with `set_secret(name, plaintext)`.
     Named(String),
+    /// A credential hush uses itself (see [`crate::CredentialSink`]), by what it is, e.g.
+    /// `VAULT_TOKEN`.
+    Credential(String),
 }
 
 /// A resolved secret: cheap to clone, never printed.
@@ -45,7 +48,7 @@ impl Secret {
     pub fn name(&self) -> Option<&str> {
         match &self.0.origin {
             Origin::Named(name) => Some(name),
-            Origin::Uri(_) => None,
+            Origin::Uri(_) | Origin::Credential(_) => None,
         }
     }
 
@@ -53,15 +56,16 @@ impl Secret {
     pub fn uri(&self) -> Option<&SecretUri> {
         match &self.0.origin {
             Origin::Uri(uri) => Some(uri),
-            Origin::Named(_) => None,
+            Origin::Named(_) | Origin::Credential(_) => None,
         }
     }
 
-    /// The provider scheme, or `set` for `set_secret` secrets.
+    /// The provider scheme, `set` for `set_secret` secrets, `credential` for credentials.
     pub fn provider(&self) -> &str {
         match &self.0.origin {
             Origin::Uri(uri) => uri.scheme(),
             Origin::Named(_) => "set",
+            Origin::Credential(_) => "credential",
         }
     }
 
@@ -85,11 +89,11 @@ impl Secret {
         self.0.value.expose()
     }
 
-    /// How people see this secret: its redacted URI or its name.
+    /// How people see this secret: its redacted URI, its name, or what credential it is.
     pub fn label(&self) -> String {
         match &self.0.origin {
             Origin::Uri(uri) => uri.redacted(),
-            Origin::Named(name) => name.clone(),
+            Origin::Named(name) | Origin::Credential(name) => name.clone(),
         }
     }
 }

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use crate::credential::CredentialSink;
 use crate::error::{Failure, SecretError};
 use crate::provider::{Registry, ResolveContext};
 use crate::secret::{Origin, Secret};
@@ -23,7 +24,7 @@ pub struct SecretStore {
     registry: Registry,
     limit: usize,
     slots: Mutex<HashMap<String, Slot>>,
-    observers: Mutex<Vec<Observer>>,
+    observers: Arc<Mutex<Vec<Observer>>>,
 }
 
 impl SecretStore {
@@ -33,7 +34,7 @@ impl SecretStore {
             registry,
             limit,
             slots: Mutex::new(HashMap::new()),
-            observers: Mutex::new(Vec::new()),
+            observers: Arc::new(Mutex::new(Vec::new())),
         }
     }
 
@@ -47,8 +48,14 @@ impl SecretStore {
         self.limit
     }
 
-    /// Adds an observer, called for every secret from now on and once for each secret already
-    /// known.
+    /// Where the providers of this store, and any client the session runs (registries, git,
+    /// SSH agents), register the credentials they use: observers see them as secrets.
+    pub fn credentials(&self) -> CredentialSink {
+        CredentialSink::new(self.observers.clone())
+    }
+
+    /// Adds an observer, called for every secret and credential from now on and once for each
+    /// resolved secret already known.
     pub fn observe(&self, observer: Observer) {
         for slot in self.slots.lock().unwrap().values() {
             if let Ok(guard) = slot.try_lock() {
@@ -89,7 +96,10 @@ impl SecretStore {
                 return Ok(with_cache_key(secret, uri.cache_key()));
             }
         }
-        let ctx = ResolveContext { limit: self.limit };
+        let ctx = ResolveContext {
+            limit: self.limit,
+            credentials: self.credentials(),
+        };
         let value = provider
             .resolve(&uri, &ctx)
             .await

@@ -64,18 +64,12 @@ pub struct SecretUri {
     extra: BTreeMap<String, String>,
 }
 
-/// Query keys whose values look like credentials and are hidden from messages.
-const CREDENTIAL_WORDS: [&str; 9] = [
-    "token",
-    "secret",
-    "pass",
-    "auth",
-    "credential",
-    "signature",
-    "sig",
-    "apikey",
-    "api_key",
-];
+/// The only query parameters whose values messages show: the common `cacheKey` (a label for
+/// caching), `ttl` and `trim`, and `cmd://`'s `timeout`. Their values are durations, trim
+/// modes and cache labels, never credentials. Every other value, including those of
+/// parameters a provider accepts, is shown as `***`, whatever the parameter is called: a name
+/// does not tell whether a value is secret (`key=`, `pwd=`, `session=` ...).
+pub const SHOWN_PARAMS: [&str; 4] = ["cacheKey", "ttl", "trim", "timeout"];
 
 impl SecretUri {
     /// Parses the grammar; scheme-specific checks are the registry's.
@@ -122,7 +116,13 @@ impl SecretUri {
             .filter(|p| !p.is_empty())
         {
             let Some((key, value)) = pair.split_once('=') else {
-                return Err(invalid(format!("parameter {:?} has no '=value'", pair)));
+                // A bare word may be a value pasted without its name: it is named only if it
+                // is one of the shown parameters.
+                return Err(invalid(if SHOWN_PARAMS.contains(&pair) {
+                    format!("parameter {pair:?} has no '=value'")
+                } else {
+                    "a parameter has no '=value'".into()
+                }));
             };
             let value = decode(value).map_err(|e| invalid(format!("parameter {key:?} {e}")))?;
             if !seen.insert(key.to_owned()) {
@@ -195,7 +195,8 @@ impl SecretUri {
         &self.raw
     }
 
-    /// The URI for messages: values of credential-looking parameters replaced by `***`.
+    /// The URI for messages: every query value but those of [`SHOWN_PARAMS`] replaced by
+    /// `***`.
     pub fn redacted(&self) -> String {
         redact(&self.raw)
     }
@@ -257,24 +258,27 @@ fn decode(text: &str) -> Result<String, &'static str> {
     String::from_utf8(out).map_err(|_| "is not valid UTF-8 once percent-decoded")
 }
 
-/// Replaces the values of credential-looking query parameters with `***`.
+/// The text of a URI for messages: the value of every query parameter not in
+/// [`SHOWN_PARAMS`] replaced by `***`, and so is a bare word without `=` that is not one of
+/// them. Text without `://` is not a URI and may be a value pasted by mistake: it is shown as
+/// `***` entirely.
 pub(crate) fn redact(raw: &str) -> String {
+    if !raw.contains("://") {
+        return "***".into();
+    }
     let Some((head, query)) = raw.split_once('?') else {
         return raw.to_owned();
     };
     let pairs: Vec<String> = query
         .split('&')
         .map(|pair| match pair.split_once('=') {
-            Some((k, _)) if looks_like_credential(k) => format!("{k}=***"),
-            _ => pair.to_owned(),
+            Some((k, _)) if SHOWN_PARAMS.contains(&k) => pair.to_owned(),
+            Some((k, _)) => format!("{k}=***"),
+            None if pair.is_empty() || SHOWN_PARAMS.contains(&pair) => pair.to_owned(),
+            None => "***".to_owned(),
         })
         .collect();
     format!("{head}?{}", pairs.join("&"))
-}
-
-fn looks_like_credential(key: &str) -> bool {
-    let key = key.to_ascii_lowercase();
-    CREDENTIAL_WORDS.iter().any(|w| key.contains(w))
 }
 
 #[cfg(test)]
@@ -343,6 +347,60 @@ mod tests {
             "env://X?cacheKey=k",
             "cacheKey is a label, not a credential"
         );
+    }
+
+    /// Every way a URI reaches a message: its redacted form and a parse error.
+    fn shown(raw: &str) -> String {
+        let err = SecretUri::parse(&format!("{raw}&ttl=soon"))
+            .unwrap_err()
+            .to_string();
+        format!("{} {err}", redact(raw))
+    }
+
+    #[test]
+    fn every_query_value_but_the_shown_parameters_is_masked() {
+        let value = "AIzaCanary123";
+        for key in [
+            "key",
+            "pwd",
+            "private_key",
+            "session",
+            "password",
+            "token",
+            "apikey",
+            "sig",
+            "access",
+            "X-Amz-Credential",
+            "client_secret",
+            "code",
+            "version",
+            "field",
+            "user",
+            "id",
+            "p",
+            "q",
+            "Token",
+            "TTL",
+            "cachekey",
+            "ti%6De",
+        ] {
+            let raw = format!("env://HOME?{key}={value}");
+            let text = shown(&raw);
+            assert!(!text.contains(value), "{key}: {text}");
+            assert!(text.contains(&format!("{key}=***")), "{key}: {text}");
+        }
+        // A bare word may be a pasted value, and so may text that is not a URI at all.
+        assert!(!shown(&format!("env://HOME?{value}")).contains(value));
+        assert_eq!(
+            reason(&format!("env://HOME?{value}")),
+            "invalid secret URI \"env://HOME?***\": a parameter has no '=value'"
+        );
+        assert!(!reason(value).contains(value), "{}", reason(value));
+        // Control: the same check sees a value in a parameter that is shown.
+        for key in SHOWN_PARAMS {
+            let text = shown(&format!("cmd://true?{key}={value}"));
+            assert!(text.contains(&format!("{key}={value}")), "{key}: {text}");
+        }
     }
 
     #[test]

@@ -14,7 +14,7 @@ mod stand_in;
 use std::ffi::OsString;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use hush_secrets::providers::{OpConfig, OpProvider};
@@ -140,7 +140,9 @@ fn connect_config(server: &Server) -> OpConfig {
 async fn read(provider: &OpProvider, raw: &str, limit: usize) -> Result<Vec<u8>, Failure> {
     let uri = SecretUri::parse(raw).unwrap();
     provider.check(&uri).unwrap();
-    let value = provider.resolve(&uri, &ResolveContext { limit }).await?;
+    let credentials = SecretStore::new(Registry::new(), limit).credentials();
+    let ctx = ResolveContext { limit, credentials };
+    let value = provider.resolve(&uri, &ctx).await?;
     Ok(value.expose().to_vec())
 }
 
@@ -596,4 +598,49 @@ async fn op_errors_and_debug_never_show_values_or_tokens() {
     texts.push(format!("{err} {err:?}"));
     assert_eq!(texts.len(), 8);
     stand_in::assert_hidden(&texts, &values);
+}
+
+#[tokio::test]
+async fn op_connect_stand_in_token_is_registered_before_it_is_sent() {
+    let server = Arc::new(start(Duration::ZERO).await);
+    let provider = Arc::new(OpProvider::new(connect_config(&server)));
+    let mut registry = Registry::new();
+    registry.register(provider);
+    let store = SecretStore::new(registry, 1000);
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let (sink, log) = (seen.clone(), server.clone());
+    store.observe(Arc::new(move |secret: &hush_secrets::Secret| {
+        if secret.provider() != "credential" {
+            return;
+        }
+        let bearer = format!("Bearer {}", String::from_utf8_lossy(secret.expose()));
+        let sent = log
+            .requests()
+            .iter()
+            .any(|r| r.header("authorization") == Some(bearer.as_str()));
+        sink.lock()
+            .unwrap()
+            .push((secret.label(), secret.provider().to_owned(), sent));
+    }));
+    store.resolve("op://Dev/db/username").await.unwrap();
+    store
+        .resolve("op://Dev/db/username?trim=space")
+        .await
+        .unwrap();
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [(
+            "OP_CONNECT_TOKEN".to_owned(),
+            "credential".to_owned(),
+            false
+        )]
+    );
+    // Control: the recorder does see a value the server was sent before.
+    store
+        .credentials()
+        .register("replayed", CONNECT_TOKEN.as_bytes());
+    assert_eq!(
+        seen.lock().unwrap()[1],
+        ("replayed".to_owned(), "credential".to_owned(), true)
+    );
 }

@@ -180,7 +180,9 @@ fn approle(secret_id: &str) -> AppRole {
 async fn read(provider: &VaultProvider, raw: &str, limit: usize) -> Result<Vec<u8>, Failure> {
     let uri = SecretUri::parse(raw).unwrap();
     provider.check(&uri).unwrap();
-    let value = provider.resolve(&uri, &ResolveContext { limit }).await?;
+    let credentials = SecretStore::new(Registry::new(), limit).credentials();
+    let ctx = ResolveContext { limit, credentials };
+    let value = provider.resolve(&uri, &ctx).await?;
     Ok(value.expose().to_vec())
 }
 
@@ -807,4 +809,61 @@ async fn vault_stand_in_errors_and_debug_never_show_values_or_tokens() {
     }
     assert_eq!(texts.len(), 11);
     stand_in::assert_hidden(&texts, &values);
+}
+
+/// Each registered credential's label, and whether the server had been sent its value.
+type Registered = Arc<Mutex<Vec<(String, bool)>>>;
+
+/// A store over `provider` whose observer records each credential's label, and whether the
+/// server had seen the value in a request (header or body) when it was registered.
+fn recording_store(provider: Arc<VaultProvider>, server: Arc<Server>) -> (SecretStore, Registered) {
+    let mut registry = Registry::new();
+    registry.register(provider);
+    let store = SecretStore::new(registry, 1000);
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    store.observe(Arc::new(move |secret: &hush_secrets::Secret| {
+        if secret.provider() != "credential" {
+            return;
+        }
+        let value = String::from_utf8_lossy(secret.expose()).into_owned();
+        let sent = server.requests().iter().any(|r| {
+            r.header("x-vault-token") == Some(value.as_str())
+                || String::from_utf8_lossy(&r.body).contains(&value)
+        });
+        sink.lock().unwrap().push((secret.label(), sent));
+    }));
+    (store, seen)
+}
+
+#[tokio::test]
+async fn vault_stand_in_credentials_are_registered_before_they_are_sent() {
+    let (server, _) = start(FakeVault::default()).await;
+    let server = Arc::new(server);
+    let provider = Arc::new(VaultProvider::new(config(&server)));
+    let (store, seen) = recording_store(provider, server.clone());
+    store.resolve("vault://kv/app#token").await.unwrap();
+    store.resolve("vault://kv/app#user").await.unwrap();
+    assert_eq!(*seen.lock().unwrap(), [("VAULT_TOKEN".to_owned(), false)]);
+
+    let provider = Arc::new(VaultProvider::new(VaultConfig {
+        token: None,
+        approle: Some(approle(SECRET_ID)),
+        ..config(&server)
+    }));
+    let (store, seen) = recording_store(provider, server.clone());
+    store.resolve("vault://kv/app#token").await.unwrap();
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [
+            ("VAULT_APPROLE_ROLE_ID".to_owned(), false),
+            ("VAULT_APPROLE_SECRET_ID".to_owned(), false),
+            ("the token of the Vault AppRole login".to_owned(), false),
+        ]
+    );
+    // Control: the recorder does see a value the server was sent before.
+    let provider = Arc::new(VaultProvider::new(config(&server)));
+    let (store, seen) = recording_store(provider, server.clone());
+    store.credentials().register("replayed", TOKEN.as_bytes());
+    assert_eq!(*seen.lock().unwrap(), [("replayed".to_owned(), true)]);
 }

@@ -50,10 +50,11 @@ impl Agent {
 
     /// An in-memory agent holding the private keys of `paths` (OpenSSH Ed25519, ECDSA and RSA keys,
     /// PEM RSA keys; without passphrase), which lists and signs with them and refuses everything else.
-    pub fn from_key_files(paths: &[PathBuf]) -> Result<Self, SshError> {
+    /// `learn` gets each key file's bytes before they are parsed.
+    pub fn from_key_files(paths: &[PathBuf], learn: &dyn Fn(&[u8])) -> Result<Self, SshError> {
         let keys = paths
             .iter()
-            .map(|p| Key::load(p))
+            .map(|p| Key::load(p, learn))
             .collect::<Result<_, _>>()?;
         Ok(Self {
             kind: Kind::Keyring(keys),

@@ -50,8 +50,9 @@ impl fmt::Debug for Key {
 
 impl Key {
     /// Reads and parses the private key file at `path`: OpenSSH format (Ed25519, ECDSA, RSA), or PEM
-    /// PKCS#1 / PKCS#8 RSA. Keys protected by a passphrase are refused.
-    pub(crate) fn load(path: &Path) -> Result<Self, SshError> {
+    /// PKCS#1 / PKCS#8 RSA. Keys protected by a passphrase are refused. `learn` gets the file's
+    /// bytes before they are parsed.
+    pub(crate) fn load(path: &Path, learn: &dyn Fn(&[u8])) -> Result<Self, SshError> {
         let parse_err = |reason: &str| SshError::Parse {
             path: path.to_path_buf(),
             reason: reason.to_owned(),
@@ -69,6 +70,7 @@ impl Key {
         if buf.len() as u64 > MAX_KEY_FILE {
             return Err(parse_err("key file larger than 100 KiB"));
         }
+        learn(&buf);
         let text = std::str::from_utf8(&buf).map_err(|_| parse_err("not a PEM key file"))?;
         let comment_or_path = |comment: &str| {
             if comment.is_empty() {

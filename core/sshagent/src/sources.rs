@@ -26,8 +26,15 @@ impl fmt::Debug for SshSources {
 impl SshSources {
     /// Adds one `--ssh` value: `ID`, `ID=PATH[,PATH...]`. An empty ID means `default`; no paths or an
     /// empty path means `ssh_auth_sock` (the caller passes `$SSH_AUTH_SOCK`). Each path is stat'ed: a unix socket is
-    /// forwarded read-only; a regular file is a private key loaded into an in-memory agent.
-    pub fn add(&mut self, spec: &str, ssh_auth_sock: Option<&Path>) -> Result<(), SshError> {
+    /// forwarded read-only; a regular file is a private key loaded into an in-memory agent, and
+    /// `learn` gets its bytes before they are parsed (hush makes them a secret of the session,
+    /// so that output quoting the key is scrubbed).
+    pub fn add(
+        &mut self,
+        spec: &str,
+        ssh_auth_sock: Option<&Path>,
+        learn: &dyn Fn(&[u8]),
+    ) -> Result<(), SshError> {
         let (id, paths) = match spec.split_once('=') {
             Some((id, paths)) => (id, paths.split(',').collect()),
             None => (spec, Vec::new()),
@@ -84,7 +91,7 @@ impl SshSources {
         let agent = match socket {
             Some(_) if !keys.is_empty() => return Err(SshError::KeysAndSockets),
             Some(socket) => Agent::forward(socket),
-            None => Agent::from_key_files(&keys)?,
+            None => Agent::from_key_files(&keys, learn)?,
         };
         self.agents.insert(id.to_owned(), Arc::new(agent));
         Ok(())

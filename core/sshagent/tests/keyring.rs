@@ -20,7 +20,7 @@ fn keyring_lists_signs_and_refuses_changes() {
         keygen(dir.path(), "ecdsa384", &["-t", "ecdsa", "-b", "384"]),
         keygen(dir.path(), "rsa", &["-t", "rsa", "-b", "2048"]),
     ];
-    let agent = Arc::new(Agent::from_key_files(&keys).unwrap());
+    let agent = Arc::new(Agent::from_key_files(&keys, &|_| {}).unwrap());
     let served = agent
         .serve(&dir.path().join("agent.sock"), 0, 0, 0o600)
         .unwrap();
@@ -43,7 +43,7 @@ fn keyring_lists_signs_and_refuses_changes() {
 fn keyring_rsa_signature_algorithms() {
     let dir = tempfile::tempdir().unwrap();
     let ca = keygen(dir.path(), "ca", &["-t", "rsa", "-b", "2048"]);
-    let agent = Arc::new(Agent::from_key_files(std::slice::from_ref(&ca)).unwrap());
+    let agent = Arc::new(Agent::from_key_files(std::slice::from_ref(&ca), &|_| {}).unwrap());
     let served = agent
         .serve(&dir.path().join("agent.sock"), 0, 0, 0o600)
         .unwrap();
@@ -79,7 +79,7 @@ fn keyring_pem_rsa_keys() {
     assert!(std::fs::read_to_string(&keys[1])
         .unwrap()
         .starts_with("-----BEGIN PRIVATE KEY-----"));
-    let agent = Arc::new(Agent::from_key_files(&keys).unwrap());
+    let agent = Arc::new(Agent::from_key_files(&keys, &|_| {}).unwrap());
     let served = agent
         .serve(&dir.path().join("agent.sock"), 0, 0, 0o600)
         .unwrap();
@@ -97,7 +97,7 @@ fn keyring_pem_rsa_keys() {
 fn socket_owner_and_mode() {
     let dir = tempfile::tempdir().unwrap();
     let key = keygen(dir.path(), "key", &["-t", "ed25519"]);
-    let agent = Arc::new(Agent::from_key_files(&[key]).unwrap());
+    let agent = Arc::new(Agent::from_key_files(&[key], &|_| {}).unwrap());
     let served = agent
         .serve(&dir.path().join("agent.sock"), 100, 102, 0o741)
         .unwrap();
@@ -108,7 +108,7 @@ fn socket_owner_and_mode() {
 #[test]
 fn serving_on_an_existing_path_fails() {
     let dir = tempfile::tempdir().unwrap();
-    let agent = Arc::new(Agent::from_key_files(&[]).unwrap());
+    let agent = Arc::new(Agent::from_key_files(&[], &|_| {}).unwrap());
     let path = dir.path().join("taken");
     std::fs::write(&path, "").unwrap();
     let err = agent.serve(&path, 0, 0, 0o600).unwrap_err();
@@ -125,7 +125,7 @@ fn serving_on_an_existing_path_fails() {
 fn dropping_the_listener_stops_serving() {
     let dir = tempfile::tempdir().unwrap();
     let key = keygen(dir.path(), "key", &["-t", "ed25519"]);
-    let agent = Arc::new(Agent::from_key_files(std::slice::from_ref(&key)).unwrap());
+    let agent = Arc::new(Agent::from_key_files(std::slice::from_ref(&key), &|_| {}).unwrap());
     let path = dir.path().join("agent.sock");
     let served = agent.serve(&path, 0, 0, 0o600).unwrap();
     assert_lists(&path, &[&key]);
@@ -155,7 +155,7 @@ fn dropping_the_listener_stops_serving() {
 fn protocol_edge_cases() {
     let dir = tempfile::tempdir().unwrap();
     let key = keygen(dir.path(), "key", &["-t", "ed25519"]);
-    let agent = Arc::new(Agent::from_key_files(&[key]).unwrap());
+    let agent = Arc::new(Agent::from_key_files(&[key], &|_| {}).unwrap());
     let served = agent
         .serve(&dir.path().join("agent.sock"), 0, 0, 0o600)
         .unwrap();

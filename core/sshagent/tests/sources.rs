@@ -10,7 +10,7 @@ use hush_sshagent::{Agent, SshError, SshSources};
 
 fn add(spec: &str, auth_sock: Option<&Path>) -> Result<SshSources, SshError> {
     let mut sources = SshSources::default();
-    sources.add(spec, auth_sock)?;
+    sources.add(spec, auth_sock, &|_| {})?;
     Ok(sources)
 }
 
@@ -68,21 +68,26 @@ fn rules_for_paths() {
     );
 
     let mut sources = SshSources::default();
-    sources.add(&format!("keys={k},{k2}"), None).unwrap();
+    sources
+        .add(&format!("keys={k},{k2}"), None, &|_| {})
+        .unwrap();
     let keys = debug(&sources, "keys");
     assert!(
         keys.contains(&fingerprint(&key)) && keys.contains(&fingerprint(&key2)),
         "{keys}"
     );
-    sources.add(&format!("sock={s}"), None).unwrap();
-    assert_eq!(
-        sources.add("keys", Some(&sock)).unwrap_err().to_string(),
-        r#"duplicate agent ID "keys""#
-    );
-    sources.add("", Some(&sock)).unwrap();
+    sources.add(&format!("sock={s}"), None, &|_| {}).unwrap();
     assert_eq!(
         sources
-            .add(&format!("default={k}"), None)
+            .add("keys", Some(&sock), &|_| {})
+            .unwrap_err()
+            .to_string(),
+        r#"duplicate agent ID "keys""#
+    );
+    sources.add("", Some(&sock), &|_| {}).unwrap();
+    assert_eq!(
+        sources
+            .add(&format!("default={k}"), None, &|_| {})
             .unwrap_err()
             .to_string(),
         r#"duplicate agent ID "default""#
@@ -130,7 +135,7 @@ fn rules_for_paths() {
 fn unusable_key_files() {
     let dir = tempfile::tempdir().unwrap();
     let parse_err = |path: &Path| {
-        let err = Agent::from_key_files(&[path.to_path_buf()])
+        let err = Agent::from_key_files(&[path.to_path_buf()], &|_| {})
             .unwrap_err()
             .to_string();
         let prefix = format!("failed to parse {}: ", path.display());
@@ -171,7 +176,7 @@ fn unusable_key_files() {
     parse_err(&dsa_like);
 
     let unreadable = dir.path().join("missing");
-    let err = Agent::from_key_files(std::slice::from_ref(&unreadable))
+    let err = Agent::from_key_files(std::slice::from_ref(&unreadable), &|_| {})
         .unwrap_err()
         .to_string();
     assert!(
@@ -226,7 +231,7 @@ fn no_key_material_in_errors_or_debug() {
         keygen(dir.path(), "rsa", &["-t", "rsa", "-b", "2048"]),
         keygen(dir.path(), "pem", &["-t", "rsa", "-b", "2048", "-m", "PEM"]),
     ];
-    let agent = Agent::from_key_files(&keys).unwrap();
+    let agent = Agent::from_key_files(&keys, &|_| {}).unwrap();
     let expected = format!(
         "Agent {{ keys: [{}] }}",
         keys.iter()
@@ -253,7 +258,7 @@ fn no_key_material_in_errors_or_debug() {
             .collect::<Vec<_>>()
             .join(",")
     );
-    sources.add(&spec, None).unwrap();
+    sources.add(&spec, None, &|_| {}).unwrap();
     let shown = format!("{sources:?} {sources:#?} {agent:#?}");
     for key in &keys {
         assert_no_leak(&shown, &std::fs::read_to_string(key).unwrap());
@@ -275,11 +280,43 @@ fn no_key_material_in_errors_or_debug() {
             lines[1..].join("\n"),
         ] {
             std::fs::write(&damaged, &variant).unwrap();
-            if let Err(err) = Agent::from_key_files(std::slice::from_ref(&damaged)) {
+            if let Err(err) = Agent::from_key_files(std::slice::from_ref(&damaged), &|_| {}) {
                 let shown = format!("{err} {err:?}");
                 assert!(shown.contains(damaged.to_str().unwrap()), "{shown}");
                 assert_no_leak(&shown, &content);
             }
         }
     }
+}
+
+#[test]
+fn key_files_are_learnt_before_they_are_parsed() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = keygen(dir.path(), "key", &["-t", "ed25519"]);
+    let broken = dir.path().join("broken");
+    std::fs::write(
+        &broken,
+        "-----BEGIN OPENSSH PRIVATE KEY-----\nnot-a-key-at-all\n",
+    )
+    .unwrap();
+    let learnt = std::sync::Mutex::new(Vec::new());
+    let learn = |bytes: &[u8]| learnt.lock().unwrap().push(bytes.to_vec());
+    let mut sources = SshSources::default();
+    sources
+        .add(&format!("k={}", key.display()), None, &learn)
+        .unwrap();
+    assert!(sources
+        .add(&format!("b={}", broken.display()), None, &learn)
+        .is_err());
+    // Forwarded sockets hold no key material here: nothing to learn.
+    let sock = dir.path().join("agent.sock");
+    let _listener = UnixListener::bind(&sock).unwrap();
+    sources.add("s", Some(&sock), &learn).unwrap();
+    assert_eq!(
+        *learnt.lock().unwrap(),
+        [
+            std::fs::read(&key).unwrap(),
+            std::fs::read(&broken).unwrap()
+        ]
+    );
 }

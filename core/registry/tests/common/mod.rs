@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use flate2::write::GzEncoder;
-use hush_secrets::{Registry as Providers, Secret, SecretStore, DEFAULT_LIMIT};
+use hush_secrets::{CredentialSink, Registry as Providers, Secret, SecretStore, DEFAULT_LIMIT};
 use serde_json::json;
 use sha2::{Digest as _, Sha256};
 
@@ -36,6 +36,11 @@ pub fn secret(plaintext: &str) -> Secret {
     SecretStore::new(Providers::builtin(), DEFAULT_LIMIT)
         .set_secret("registry-password", plaintext.as_bytes())
         .unwrap()
+}
+
+/// Where a puller under test registers its credentials (a store no test observes).
+pub fn credentials() -> CredentialSink {
+    SecretStore::new(Providers::builtin(), DEFAULT_LIMIT).credentials()
 }
 
 /// A running `docker-registry` on `127.0.0.1:<port>`; killed when the test binary exits.

@@ -78,7 +78,7 @@ mod tests {
     async fn resolve(raw: &str) -> Result<SecretBytes, Failure> {
         let uri = SecretUri::parse(raw).unwrap();
         CmdProvider
-            .resolve(&uri, &ResolveContext { limit: 1024 })
+            .resolve(&uri, &ResolveContext::unobserved(1024))
             .await
     }
 

@@ -48,11 +48,12 @@ impl Provider for EnvProvider {
 mod tests {
     use super::*;
 
-    const CTX: ResolveContext = ResolveContext { limit: 64 };
-
     async fn resolve(raw: &str) -> Result<SecretBytes, Failure> {
         EnvProvider
-            .resolve(&SecretUri::parse(raw).unwrap(), &CTX)
+            .resolve(
+                &SecretUri::parse(raw).unwrap(),
+                &ResolveContext::unobserved(64),
+            )
             .await
     }
 

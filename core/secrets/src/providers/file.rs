@@ -61,7 +61,9 @@ mod tests {
 
     async fn resolve(raw: &str, limit: usize) -> Result<SecretBytes, Failure> {
         let uri = SecretUri::parse(raw).unwrap();
-        FileProvider.resolve(&uri, &ResolveContext { limit }).await
+        FileProvider
+            .resolve(&uri, &ResolveContext::unobserved(limit))
+            .await
     }
 
     #[tokio::test]

@@ -5,7 +5,7 @@ mod connect;
 
 use std::ffi::OsString;
 use std::fmt;
-use std::sync::OnceLock;
+use std::sync::{Once, OnceLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -38,6 +38,9 @@ pub struct OpConfig {
     pub request_timeout: Duration,
     /// How long `op read` may run before it is killed with its process group.
     pub cli_timeout: Duration,
+    /// The credentials the `op` CLI reads from the environment hush passes on, by variable:
+    /// `OP_SERVICE_ACCOUNT_TOKEN`, sign-in sessions `OP_SESSION_*`, and `OP_CONNECT_TOKEN`.
+    pub cli_credentials: Vec<(String, Zeroizing<String>)>,
 }
 
 impl Default for OpConfig {
@@ -50,19 +53,30 @@ impl Default for OpConfig {
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             cli_timeout: DEFAULT_REQUEST_TIMEOUT,
+            cli_credentials: Vec::new(),
         }
     }
 }
 
 impl OpConfig {
-    /// Reads `OP_CONNECT_HOST`, `OP_CONNECT_TOKEN` and `PATH`; empty variables count as
-    /// unset.
+    /// Reads `OP_CONNECT_HOST`, `OP_CONNECT_TOKEN`, `PATH`, and the CLI's credentials
+    /// (`OP_SERVICE_ACCOUNT_TOKEN`, `OP_SESSION_*`); empty variables count as unset.
     pub fn from_env() -> Self {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let cli_credentials = std::env::vars()
+            .filter(|(name, value)| {
+                !value.is_empty()
+                    && (name.starts_with("OP_SESSION_")
+                        || name == "OP_SERVICE_ACCOUNT_TOKEN"
+                        || name == "OP_CONNECT_TOKEN")
+            })
+            .map(|(name, value)| (name, Zeroizing::new(value)))
+            .collect();
         Self {
             connect_host: var("OP_CONNECT_HOST"),
             connect_token: var("OP_CONNECT_TOKEN").map(Zeroizing::new),
             search_path: std::env::var_os("PATH"),
+            cli_credentials,
             ..Self::default()
         }
     }
@@ -82,6 +96,14 @@ impl fmt::Debug for OpConfig {
             .field("connect_timeout", &self.connect_timeout)
             .field("request_timeout", &self.request_timeout)
             .field("cli_timeout", &self.cli_timeout)
+            .field(
+                "cli_credentials",
+                &self
+                    .cli_credentials
+                    .iter()
+                    .map(|(name, _)| name)
+                    .collect::<Vec<_>>(),
+            )
             .finish()
     }
 }
@@ -124,7 +146,8 @@ impl<'a> Reference<'a> {
 /// Read through a 1Password Connect server when `OP_CONNECT_HOST` and `OP_CONNECT_TOKEN` are
 /// set, else with the 1Password CLI (`op read --no-newline op://...`) when `op` is on PATH;
 /// the CLI uses its own sign-in or `OP_SERVICE_ACCOUNT_TOKEN`. VAULT, ITEM, SECTION and FIELD
-/// are names (titles, labels) or ids.
+/// are names (titles, labels) or ids. `OP_CONNECT_TOKEN`, and the CLI's credentials in the
+/// environment, are registered with [`ResolveContext::credentials`] before first use.
 ///
 /// Through Connect, a VAULT or ITEM that has the form of an id (26 lower-case letters and
 /// digits) is used as one; otherwise it is looked up by exact name or title, and more than
@@ -141,6 +164,8 @@ impl<'a> Reference<'a> {
 pub struct OpProvider {
     config: OpConfig,
     connect: OnceLock<Result<connect::Connect, Failure>>,
+    /// Whether [`OpConfig::cli_credentials`] were registered (before the first `op` run).
+    cli_registered: Once,
 }
 
 impl OpProvider {
@@ -150,6 +175,7 @@ impl OpProvider {
         Self {
             config,
             connect: OnceLock::new(),
+            cli_registered: Once::new(),
         }
     }
 
@@ -189,13 +215,24 @@ impl Provider for OpProvider {
         if let (Some(host), Some(token)) = (&self.config.connect_host, &self.config.connect_token) {
             let connect = self
                 .connect
-                .get_or_init(|| connect::Connect::new(host, token, &self.config))
+                .get_or_init(|| {
+                    ctx.credentials
+                        .register("OP_CONNECT_TOKEN", token.as_bytes());
+                    connect::Connect::new(host, token, &self.config)
+                })
                 .as_ref()
                 .map_err(Clone::clone)?;
             return connect.read(&reference, ctx.limit).await;
         }
         match cli::find(self.config.search_path.as_deref()) {
-            Some(op) => cli::read(&op, uri.path(), ctx.limit, self.config.cli_timeout).await,
+            Some(op) => {
+                self.cli_registered.call_once(|| {
+                    for (name, value) in &self.config.cli_credentials {
+                        ctx.credentials.register(name, value.as_bytes());
+                    }
+                });
+                cli::read(&op, uri.path(), ctx.limit, self.config.cli_timeout).await
+            }
             None => Err(self.not_configured()),
         }
     }
@@ -242,7 +279,7 @@ mod tests {
         });
         let uri = SecretUri::parse("op://Dev/db/password").unwrap();
         let err = provider
-            .resolve(&uri, &ResolveContext { limit: 100 })
+            .resolve(&uri, &ResolveContext::unobserved(100))
             .await
             .unwrap_err();
         let Failure::Provider(reason) = err else {

@@ -18,6 +18,7 @@ use zeroize::Zeroizing;
 
 use super::http::{self, Timeouts};
 use super::{json, read_limited};
+use crate::credential::CredentialSink;
 use crate::error::Failure;
 use crate::provider::{Provider, ResolveContext};
 use crate::uri::{SecretUri, Trim};
@@ -48,6 +49,8 @@ fn body_cap(limit: usize) -> usize {
 ///
 /// Credentials, in order: [`VaultConfig::token`] (`VAULT_TOKEN`), an AppRole login (its token
 /// kept in zeroized memory and reused for the session), the token file (`~/.vault-token`).
+/// Each credential used (the AppRole ids and the token the login returns included) is
+/// registered with [`ResolveContext::credentials`] before it is first sent.
 /// Responses are read into zeroized memory, and the field's value goes from there into the
 /// returned [`SecretBytes`] without passing through an ordinary allocation. A value past the
 /// size limit, or a whole answer past 6 times the limit plus 64 KiB, is `TooLarge`.
@@ -55,8 +58,8 @@ fn body_cap(limit: usize) -> usize {
 /// Errors: 404 or a missing field is `NotFound`, naming the path, mount and field (and the
 /// secret's field names, never values); 401/403 `PermissionDenied`; refused connections, DNS
 /// and TLS failures `Unreachable`; [`VaultConfig::connect_timeout`] and
-/// [`VaultConfig::request_timeout`] `Timeout`. Vault's `errors` text is included; tokens
-/// never are.
+/// [`VaultConfig::request_timeout`] `Timeout`. Vault's `errors` text is included; hush never
+/// adds a credential to it, and one the server echoes there is scrubbed like any secret.
 pub struct VaultProvider {
     config: VaultConfig,
     conn: OnceLock<Result<Conn, Failure>>,
@@ -213,17 +216,29 @@ impl VaultProvider {
             .map_err(|e| http::transport_failure(&e, &conn.server, conn.timeouts))
     }
 
-    /// The session's token: configured, from an AppRole login, or from the token file.
-    async fn token(&self, conn: &Conn) -> Result<&HeaderValue, Failure> {
-        self.token.get_or_try_init(|| self.obtain_token(conn)).await
+    /// The session's token: configured, from an AppRole login, or from the token file. Each
+    /// credential is registered with `credentials` before it is first sent.
+    async fn token(
+        &self,
+        conn: &Conn,
+        credentials: &CredentialSink,
+    ) -> Result<&HeaderValue, Failure> {
+        self.token
+            .get_or_try_init(|| self.obtain_token(conn, credentials))
+            .await
     }
 
-    async fn obtain_token(&self, conn: &Conn) -> Result<HeaderValue, Failure> {
+    async fn obtain_token(
+        &self,
+        conn: &Conn,
+        credentials: &CredentialSink,
+    ) -> Result<HeaderValue, Failure> {
         if let Some(token) = &self.config.token {
+            credentials.register("VAULT_TOKEN", token.as_bytes());
             return token_header(token.as_bytes(), "VAULT_TOKEN");
         }
         if let Some(role) = &self.config.approle {
-            return self.login(conn, role).await;
+            return self.login(conn, role, credentials).await;
         }
         if let Some(path) = &self.config.token_file {
             let what = format!("token file {}", path.display());
@@ -239,6 +254,7 @@ impl VaultProvider {
                         })?;
                     let token = Trim::Space.apply(bytes.expose());
                     if !token.is_empty() {
+                        credentials.register("the Vault token file", token);
                         return token_header(token, &format!("the {what}"));
                     }
                 }
@@ -255,7 +271,12 @@ impl VaultProvider {
     }
 
     /// Logs in with AppRole: `POST /v1/auth/MOUNT/login` → `auth.client_token`.
-    async fn login(&self, conn: &Conn, role: &AppRole) -> Result<HeaderValue, Failure> {
+    async fn login(
+        &self,
+        conn: &Conn,
+        role: &AppRole,
+        credentials: &CredentialSink,
+    ) -> Result<HeaderValue, Failure> {
         #[derive(Serialize)]
         struct Login<'a> {
             role_id: &'a str,
@@ -273,6 +294,10 @@ impl VaultProvider {
             client_token: &'a RawValue,
         }
         let secret_id = role.secret_id.as_deref().map(String::as_str);
+        credentials.register("VAULT_APPROLE_ROLE_ID", role.role_id.as_bytes());
+        if let Some(secret_id) = secret_id {
+            credentials.register("VAULT_APPROLE_SECRET_ID", secret_id.as_bytes());
+        }
         let login = Login {
             role_id: &role.role_id,
             secret_id,
@@ -313,6 +338,7 @@ impl VaultProvider {
         })?;
         let token = json::value(token.client_token, 4096)
             .map_err(|_| Failure::Provider(format!("{what} gave an unusable token")))?;
+        credentials.register("the token of the Vault AppRole login", token.expose());
         token_header(token.expose(), &what)
     }
 
@@ -635,7 +661,7 @@ impl Provider for VaultProvider {
     async fn resolve(&self, uri: &SecretUri, ctx: &ResolveContext) -> Result<SecretBytes, Failure> {
         let address = address::parse(uri.path()).map_err(Failure::Provider)?;
         let conn = self.conn()?;
-        let token = self.token(conn).await?;
+        let token = self.token(conn, &ctx.credentials).await?;
         let location = self.locate(conn, token, address.path).await?;
         self.read(conn, token, &location, address.field, ctx.limit)
             .await
